@@ -1,0 +1,40 @@
+# Reads settings.ini (nbdev 2's configuration) so that the package metadata lives in one place.
+from pkg_resources import parse_version  # noqa: F401  (setuptools present)
+from configparser import ConfigParser
+import setuptools, shlex
+
+assert parse_version(setuptools.__version__) >= parse_version('36.2')
+config = ConfigParser(delimiters=['='])
+config.read('settings.ini', encoding='utf-8')
+cfg = config['DEFAULT']
+
+requirements = shlex.split(cfg.get('requirements', ''))
+dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
+extras = {
+    'dev': dev_requirements,
+    'ray': ['ray[default]>=2.9'],
+    'carla': ['carla>=0.9.15'],
+    'baselines': ['d3rlpy>=2.6', 'stable-baselines3>=2.3'],
+}
+extras['all'] = sorted({r for k in ('dev', 'ray', 'baselines') for r in extras[k]})
+
+setuptools.setup(
+    name=cfg['lib_name'],
+    version=cfg['version'],
+    description=cfg['description'],
+    license='Apache Software License 2.0',
+    author=cfg['author'],
+    author_email=cfg['author_email'],
+    keywords=cfg['keywords'],
+    python_requires='>=' + cfg['min_python'],
+    packages=setuptools.find_packages(include=['vlsafe', 'vlsafe.*']),
+    include_package_data=True,
+    package_data={'vlsafe': ['data/*.csv']},
+    install_requires=requirements,
+    extras_require=extras,
+    entry_points={
+        'console_scripts': cfg.get('console_scripts', '').split(),
+        'nbdev': [f"{cfg['lib_name']}={cfg['lib_name']}._modidx:d"],
+    },
+    zip_safe=False,
+)

@@ -1,9 +1,7 @@
 # Reads settings.ini (nbdev 2's configuration) so that the package metadata lives in one place.
-from pkg_resources import parse_version  # noqa: F401  (setuptools present)
 from configparser import ConfigParser
 import setuptools, shlex
 
-assert parse_version(setuptools.__version__) >= parse_version('36.2')
 config = ConfigParser(delimiters=['='])
 config.read('settings.ini', encoding='utf-8')
 cfg = config['DEFAULT']

@@ -1,0 +1,55 @@
+# vlsafe — two commands on a fresh machine: `make smoke` (the main job) and `make test`.
+# Both create .venv and install everything they need first (from PyPI only).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PROFILE ?= small
+EXPERIMENT ?= table1
+export VLSAFE_HOME ?= $(CURDIR)/data
+
+.PHONY: install smoke test test-nb test-py export lab reproduce clean-data help
+
+help:
+	@echo "make smoke      install if needed, then run the smoke profile end to end (table + figure)"
+	@echo "make test       install if needed, then notebook tests (nbdev_test) and pytest"
+	@echo "make install    create .venv and install vlsafe with its pinned dependencies"
+	@echo "make reproduce  PROFILE=small EXPERIMENT=table1   one experiment at one profile (resumable)"
+	@echo "make export     export notebooks to the package and clean them"
+	@echo "make lab        JupyterLab on the notebooks"
+
+install: $(STAMP)
+
+# Reinstall whenever the dependency pins change.
+$(STAMP): settings.ini setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip wheel setuptools
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m ipykernel install --user --name python3 --display-name 'Python 3 (vlsafe)' >/dev/null
+	touch $(STAMP)
+
+smoke: $(STAMP)
+	$(BIN)/vlsafe smoke
+
+test: $(STAMP) test-nb test-py
+
+test-nb: $(STAMP)
+	$(BIN)/nbdev_test --n_workers 2 --timing
+
+test-py: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+reproduce: $(STAMP)
+	$(BIN)/vlsafe reproduce --experiment $(EXPERIMENT) --profile $(PROFILE)
+
+export: $(STAMP)
+	$(BIN)/nbdev_export
+	$(BIN)/jupyter nbconvert --clear-output --inplace --log-level=ERROR nbs/*.ipynb nbs/experiments/*.ipynb
+	$(BIN)/nbdev_clean
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=nbs
+
+clean-data:
+	rm -rf $(VLSAFE_HOME)

@@ -1,0 +1,52 @@
+"Repository-level checks: nbdev settings, clean notebooks, papermill parameters survive nbdev_clean."
+import configparser, json, shutil, subprocess, sys
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NBS = sorted(p for p in (ROOT / 'nbs').rglob('*.ipynb') if '.ipynb_checkpoints' not in p.parts)
+EXPERIMENTS = sorted((ROOT / 'nbs' / 'experiments').glob('*.ipynb'))
+BIN = Path(sys.executable).parent
+
+
+def _cells(p): return json.loads(p.read_text())['cells']
+
+
+def test_settings_keep_tags_for_papermill():
+    cfg = configparser.ConfigParser(); cfg.read(ROOT / 'settings.ini')
+    assert 'tags' in cfg['DEFAULT']['allowed_cell_metadata_keys'].split()
+
+
+@pytest.mark.parametrize('nb', NBS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_notebooks_are_clean(nb):
+    for c in _cells(nb):
+        if c['cell_type'] == 'code':
+            assert c.get('execution_count') is None and not c.get('outputs'), f'{nb} has outputs: run `make export`'
+
+
+@pytest.mark.parametrize('nb', EXPERIMENTS, ids=lambda p: p.name)
+def test_experiment_notebooks_have_parameters_cell(nb):
+    tagged = [c for c in _cells(nb) if 'parameters' in c.get('metadata', {}).get('tags', [])]
+    assert len(tagged) == 1, f'{nb.name} needs exactly one cell tagged `parameters` for papermill'
+
+
+def test_nbdev_clean_keeps_parameters_tag(tmp_path):
+    "A notebook run by papermill (outputs, counts, tags) comes out of nbdev_clean with its tag and without outputs."
+    nbdir = tmp_path / 'nbs'; nbdir.mkdir()
+    shutil.copy(ROOT / 'settings.ini', tmp_path / 'settings.ini')
+    nb = {'cells': [
+        {'cell_type': 'code', 'id': 'a', 'execution_count': 3, 'metadata': {'tags': ['parameters'], 'papermill': {'x': 1}},
+         'outputs': [{'output_type': 'stream', 'name': 'stdout', 'text': ['hi\n']}], 'source': ['task = "four_lane"']},
+        {'cell_type': 'code', 'id': 'b', 'execution_count': 4, 'metadata': {'tags': ['injected-parameters']},
+         'outputs': [], 'source': ['task = "left_turn"']}],
+        'metadata': {'kernelspec': {'name': 'python3', 'display_name': 'python3', 'language': 'python'}},
+        'nbformat': 4, 'nbformat_minor': 5}
+    p = nbdir / 'exp.ipynb'; p.write_text(json.dumps(nb))
+    # the two steps of `make export`: strip outputs, then nbdev's clean (counts, metadata, ids)
+    subprocess.run([str(BIN / 'jupyter'), 'nbconvert', '--clear-output', '--inplace', '--log-level=ERROR', str(p)],
+                   cwd=tmp_path, check=True)
+    subprocess.run([str(BIN / 'nbdev_clean'), '--fname', str(p)], cwd=tmp_path, check=True)
+    cells = _cells(p)
+    assert cells[0]['metadata'] == {'tags': ['parameters']}
+    assert cells[0]['outputs'] == [] and cells[0]['execution_count'] is None
+    assert cells[0]['source'] == 'task = "four_lane"' or ''.join(cells[0]['source']) == 'task = "four_lane"'

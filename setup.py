@@ -27,7 +27,7 @@ setuptools.setup(
     python_requires='>=' + cfg['min_python'],
     packages=setuptools.find_packages(include=['vlsafe', 'vlsafe.*']),
     include_package_data=True,
-    package_data={'vlsafe': ['data/*.csv']},
+    package_data={'vlsafe': ['assets/*.csv']},
     install_requires=requirements,
     extras_require=extras,
     entry_points={

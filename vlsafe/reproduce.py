@@ -91,7 +91,6 @@ CLIP_PRESETS = {'ViT-B-32': ('ViT-B-32-quickgelu', 'openai'), 'ViT-L-14': ('ViT-
 PAPER_TASKS = ('four_lane', 'left_turn', 'right_turn', 'navigation')
 
 SWEEPS: dict[str, dict[str, Any]] = {
-    'smoke': dict(notebook='table1', tasks=('four_lane',), methods=('vlsafe', 'dreamerv3'), seeds=(0,)),
     'table1': dict(notebook='table1', tasks=PAPER_TASKS, methods=WM_METHODS, seeds=(0, 1, 2)),
     'ablation_nc': dict(notebook='table1', tasks=PAPER_TASKS, methods=('vlsafe', 'vlsafe_nc'), seeds=(0, 1, 2)),
     'clip_scaling': dict(notebook='table1', tasks=('four_lane',), methods=('vlsafe',), seeds=(0, 1, 2),

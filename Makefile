@@ -26,7 +26,6 @@ $(STAMP): settings.ini setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip wheel setuptools
 	$(BIN)/python -m pip install -q -e '.[dev]'
-	$(BIN)/python -m ipykernel install --user --name python3 --display-name 'Python 3 (vlsafe)' >/dev/null
 	touch $(STAMP)
 
 smoke: $(STAMP)

@@ -16,7 +16,8 @@ from .rssm import RSSM
 from .store import ArtifactError, Store, atomic_path, atomic_write_json, seed_everything
 
 # %% auto #0
-__all__ = ['action_spec', 'synthetic_batch', 'WorldModel']
+__all__ = ['action_spec', 'synthetic_batch', 'WorldModel', 'NonFiniteLossError', 'save_checkpoint', 'read_checkpoint', 'fit',
+           'world_model_id', 'train_world_model', 'load_world_model']
 
 # %% ../nbs/04_world_model.ipynb #c005
 def action_spec(space) -> dict:
@@ -201,3 +202,163 @@ class WorldModel(nn.Module):
         opt.step()
         metrics['grad_norm'] = gn.item()
         return metrics, post
+
+# %% ../nbs/04_world_model.ipynb #c017
+class NonFiniteLossError(FloatingPointError):
+    "Training hit a NaN/inf loss; the last good checkpoint is kept."
+
+def _sampler_state(sampler, drawn: int) -> dict:
+    if hasattr(sampler, 'state_dict'): return {'kind': 'state_dict', 'state': sampler.state_dict(), 'drawn': drawn}
+    rng = getattr(sampler, 'rng', None)
+    if isinstance(rng, np.random.Generator):
+        return {'kind': 'rng', 'state': rng.bit_generator.state, 'drawn': drawn}
+    return {'kind': 'skip', 'drawn': drawn}
+
+def _sampler_restore(sampler, st: dict, it):
+    if st['kind'] == 'state_dict': sampler.load_state_dict(st['state'])
+    elif st['kind'] == 'rng': sampler.rng.bit_generator.state = st['state']
+    else:
+        for _ in range(st['drawn']): next(it)
+
+def save_checkpoint(path, wm: WorldModel, opt=None, step: int = 0, extra: dict | None = None) -> Path:
+    "Atomically write model (and optimiser) state with the config, its hash and the action spec."
+    ck = dict(step=step, model=wm.state_dict(), config=hashable(wm.cfg), config_hash=stable_hash(wm.cfg),
+              action_spec=wm.spec, **(extra or {}))
+    if opt is not None: ck['opt'] = opt.state_dict()
+    with atomic_path(path) as tmp: torch.save(ck, tmp)
+    return Path(path)
+
+def read_checkpoint(path, device='cpu', config_hash: str | None = None) -> dict:
+    "Load a checkpoint with `weights_only=True`; refuse a corrupt file or one written for another config."
+    path = Path(path)
+    if not path.exists(): raise ArtifactError(f"world-model checkpoint {path} does not exist")
+    try: ck = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:
+        raise ArtifactError(f"world-model checkpoint {path} is corrupt or not a checkpoint ({type(e).__name__}: {e}); "
+                            f"delete it to start over") from e
+    if not isinstance(ck, dict) or 'config_hash' not in ck or 'model' not in ck:
+        raise ArtifactError(f"{path} is not a vlsafe world-model checkpoint (no model/config_hash); delete it")
+    if stable_hash(ck['config']) != ck['config_hash']:
+        raise ArtifactError(f"world-model checkpoint {path}: stored config does not match its hash; the file is damaged")
+    if config_hash is not None and ck['config_hash'] != config_hash:
+        raise ArtifactError(f"world-model checkpoint {path} was written for config hash {ck['config_hash']}, this run "
+                            f"has {config_hash}: it will not resume from it. Delete the file (or its folder) to start "
+                            f"over, or rerun with the config it was made with")
+    return ck
+
+def _csv_log(path: Path, row: dict, upto: int | None = None):
+    "Append `row` to the CSV; with `upto`, first drop rows beyond that step (a resumed run rewrites them)."
+    if upto is not None and path.exists():
+        with open(path) as f: rows = [r for r in csv.DictReader(f) if int(r['step']) <= upto]
+        keys = list(rows[0].keys()) if rows else None
+        with atomic_path(path) as tmp, open(tmp, 'w', newline='') as f:
+            if keys:
+                w = csv.DictWriter(f, keys); w.writeheader(); w.writerows(rows)
+    if row is None: return
+    new = not path.exists() or path.stat().st_size == 0
+    if not new:
+        with open(path) as f: keys = next(csv.reader(f))
+    else: keys = ['step'] + sorted(k for k in row if k != 'step')
+    with open(path, 'a', newline='') as f:
+        w = csv.DictWriter(f, keys, extrasaction='ignore')
+        if new: w.writeheader()
+        w.writerow(row)
+
+def fit(wm: WorldModel, sampler, work, steps: int | None = None, progress: bool = True, opt=None,
+        tensorboard: bool = True) -> dict:
+    """Train `wm` on batches from the iterator `sampler` for `steps` updates (default `cfg.steps`) with
+    checkpoints and logs in `work`; resumes from `work/ckpt.pt`. Returns the last logged metrics."""
+    from tqdm.auto import tqdm
+    cfg, work = wm.cfg, Path(work); work.mkdir(parents=True, exist_ok=True)
+    steps = cfg.steps if steps is None else steps
+    opt = opt or wm.make_optimizer()
+    ckpt, csv_path = work / 'ckpt.pt', work / 'metrics.csv'
+    it, step, drawn, last, pending = iter(sampler), 0, 0, {}, []
+    if ckpt.exists():
+        ck = read_checkpoint(ckpt, wm.device, stable_hash(cfg))
+        wm.load_state_dict(ck['model']); opt.load_state_dict(ck['opt'])
+        torch.set_rng_state(ck['torch_rng'])
+        _sampler_restore(sampler, ck['sampler'], it)
+        step, drawn, last = ck['step'], ck['sampler']['drawn'], ck.get('metrics', {})
+        pending = ck.get('window', [])
+        _csv_log(csv_path, None, upto=step)
+    writer = None
+    if tensorboard:
+        from torch.utils.tensorboard import SummaryWriter
+        writer = SummaryWriter(str(work / 'tb'), purge_step=step if step else None)
+    def checkpoint():
+        save_checkpoint(ckpt, wm, opt, step, dict(torch_rng=torch.get_rng_state(),
+                                                   sampler=_sampler_state(sampler, drawn), metrics=last,
+                                                   window=window))
+    wm.train()
+    bar = tqdm(total=steps, initial=step, unit='upd', disable=not progress, desc='world model', smoothing=0.1)
+    window, t0 = pending, time.perf_counter()   # metrics of updates since the last log line, kept across resume
+    try:
+        while step < steps:
+            batch = next(it); drawn += 1
+            try: m, _ = wm.update(batch, opt)
+            except FloatingPointError as e:
+                kept = f"the last good checkpoint (update {torch.load(ckpt, weights_only=True)['step']}) is kept at {ckpt}" \
+                    if ckpt.exists() else "no checkpoint had been written yet"
+                raise NonFiniteLossError(f"world-model training stopped at update {step + 1}: {e}. Nothing was "
+                                         f"updated; {kept}. Lower wm.lr / wm.grad_clip or check the dataset and "
+                                         f"labels for bad values.") from None
+            step += 1; window.append(m); bar.update(1)
+            if step % cfg.log_every == 0 or step == steps:
+                dt = time.perf_counter() - t0
+                last = {k: float(np.mean([w[k] for w in window])) for k in window[0]}
+                last['updates_per_s'] = len(window) / max(dt, 1e-9)
+                _csv_log(csv_path, {'step': step, **last})
+                if writer:
+                    for k, v in last.items(): writer.add_scalar(f'wm/{k}', v, step)
+                bar.set_postfix(loss=f"{last['loss']:.3g}")
+                window, t0 = [], time.perf_counter()
+            if step % cfg.ckpt_every == 0 or step == steps: checkpoint()
+    finally:
+        bar.close()
+        if writer: writer.close()
+    return last
+
+# %% ../nbs/04_world_model.ipynb #c025
+def _dataset_action_spec(store: Store, dataset_id: str, episodes) -> dict:
+    try: mode = store.manifest('dataset', dataset_id)['config']['env']['action_mode']
+    except Exception: mode = None
+    if mode is None: mode = 'discrete' if np.issubdtype(np.asarray(episodes[0].actions).dtype, np.integer) else 'continuous'
+    return {'kind': 'discrete', 'n': 15} if mode == 'discrete' else {'kind': 'box', 'low': [-3., -1.], 'high': [3., 1.]}
+
+def world_model_id(cfg: Config, dataset_id: str, labels_id: str | None) -> str:
+    return Store.make_id('wm', cfg.wm, {'dataset': dataset_id, 'labels': labels_id or ''})
+
+def train_world_model(cfg: Config, dataset_id: str, labels_id: str | None, store: Store | None = None,
+                      progress: bool = True) -> str:
+    "Train (or find, or resume) the world model for this dataset and labels; returns its artifact id."
+    store = store or Store(cfg.run.home or None)
+    inputs = {'dataset': dataset_id, 'labels': labels_id or ''}
+    def work(dir: Path) -> dict:
+        from vlsafe.data import SequenceSampler, load_episodes
+        episodes = load_episodes(dataset_id, store)
+        labels = None
+        if labels_id:
+            from vlsafe.label import load_labels
+            labels = load_labels(labels_id, store)
+        torch.set_num_threads(cfg.run.threads)
+        seed_everything(cfg.wm.seed)
+        wm = WorldModel(cfg.wm, _dataset_action_spec(store, dataset_id, episodes)).to(cfg.run.device)
+        sampler = SequenceSampler(episodes, cfg.wm.batch_size, cfg.wm.batch_length, seed=cfg.wm.seed, labels=labels)
+        t0 = time.time()
+        last = fit(wm, sampler, dir, progress=progress)
+        save_checkpoint(dir / 'wm.pt', wm, None, cfg.wm.steps, dict(inputs=inputs))
+        return dict(steps=cfg.wm.steps, final_metrics=last, action_spec=wm.spec, train_time_s=time.time() - t0,
+                    config_hash=stable_hash(cfg.wm))
+    return store.build('wm', cfg.wm, inputs, work)
+
+def load_world_model(wm_id: str, store: Store | None = None, device: str = 'cpu') -> WorldModel:
+    "The trained world model of artifact `wm_id` in eval mode (weights_only load, config hash checked)."
+    store = store or Store()
+    path = store.require('wm', wm_id)
+    man = store.manifest('wm', wm_id)
+    ck = read_checkpoint(path / 'wm.pt', device, stable_hash(man['config']))
+    cfg = from_dict(WorldModelConfig, ck['config'])
+    wm = WorldModel(cfg, ck['action_spec']).to(device)
+    wm.load_state_dict(ck['model'])
+    return wm.eval()

@@ -25,7 +25,7 @@ setuptools.setup(
     author_email=cfg['author_email'],
     keywords=cfg['keywords'],
     python_requires='>=' + cfg['min_python'],
-    packages=setuptools.find_packages(include=['vlsafe', 'vlsafe.*']),
+    packages=setuptools.find_namespace_packages(include=['vlsafe', 'vlsafe.*']),
     include_package_data=True,
     package_data={'vlsafe': ['assets/*.csv']},
     install_requires=requirements,

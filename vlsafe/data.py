@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_data.ipynb #c002
 from __future__ import annotations
-import contextlib, dataclasses, hashlib, json, math, multiprocessing as mp, os, queue, shutil, time, warnings
+import contextlib, dataclasses, hashlib, json, math, multiprocessing as mp, os, queue, shutil, sys, time, warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,10 +186,9 @@ def write_chunk(path: Path, episodes: list[dict], observation_space, action_spac
 
 _WORKER: dict = {}
 
-def _worker_init(q, threads: int = 1):
+def _worker_init(q):
     _WORKER['queue'] = q
-    with contextlib.suppress(ImportError):
-        import torch; torch.set_num_threads(threads)
+    if 'torch' in sys.modules: sys.modules['torch'].set_num_threads(1)   # one core per worker; never import it here
 
 def _collect_chunk(job: dict, report: Callable[[int], None] | None = None) -> str:
     "Run the episodes of one chunk and write it; `report(steps)` is called after each episode."
@@ -523,28 +522,35 @@ class SequenceSampler:
             self.cols.append(c)
         lens = np.array([len(e) + 1 for e in episodes])
         self.starts, self.total = np.r_[0, np.cumsum(lens)[:-1]], int(lens.sum())
-        self.weights = lens / lens.sum()
+        self.cdf = np.minimum(np.cumsum(lens) / lens.sum(), 1.0); self.cdf[-1] = 1.0
 
-    def sequence(self, ep: int, start: int) -> dict:
-        "One sequence from frame `start` of episode index `ep` on (continuing into random episodes if needed)."
-        out = {k: np.zeros((self.L, *v.shape[1:]), v.dtype) for k, v in self.cols[0].items()}
-        out['image'] = np.empty((self.L, *self.episodes[0].bev.shape[1:]), np.uint8)
+    def _alloc(self, B: int) -> dict:
+        out = {k: np.empty((B, self.L, *v.shape[1:]), v.dtype) for k, v in self.cols[0].items()}
+        out['image'] = np.empty((B, self.L, *self.episodes[0].bev.shape[1:]), np.uint8)
+        return out
+
+    def _fill(self, out: dict, b: int, ep: int, start: int):
         pos = 0
         while pos < self.L:
             e, c = self.episodes[ep], self.cols[ep]
             n = min(self.L - pos, len(e) + 1 - start)
-            out['image'][pos:pos + n] = e.bev[start:start + n]
-            for k, v in c.items(): out[k][pos:pos + n] = v[start:start + n]
+            out['image'][b, pos:pos + n] = e.bev[start:start + n]
+            for k, v in c.items(): out[k][b, pos:pos + n] = v[start:start + n]
             pos += n
-            ep, start = int(self.rng.choice(len(self.episodes), p=self.weights)), 0
-        return out
+            ep, start = int(np.searchsorted(self.cdf, self.rng.random(), side='right')), 0   # next, ∝ length
+
+    def sequence(self, ep: int, start: int) -> dict:
+        "One sequence from frame `start` of episode index `ep` on (continuing into random episodes if needed)."
+        out = self._alloc(1); self._fill(out, 0, ep, start)
+        return {k: v[0] for k, v in out.items()}
 
     def sample(self) -> dict:
         "A batch: dict of arrays with leading dims (B, L)."
         g = self.rng.integers(0, self.total, self.B)
         eps = np.searchsorted(self.starts, g, side='right') - 1
-        rows = [self.sequence(int(i), int(s)) for i, s in zip(eps, g - self.starts[eps])]
-        return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
+        out = self._alloc(self.B)
+        for b, (i, s) in enumerate(zip(eps, g - self.starts[eps])): self._fill(out, b, int(i), int(s))
+        return out
 
     def __iter__(self) -> Iterator[dict]: return self
     def __next__(self) -> dict: return self.sample()

@@ -337,41 +337,38 @@ def collision_within(collision: np.ndarray, k: int) -> np.ndarray:
     "Binary target: a collision at one of steps t..t+k."
     return collision_ahead(collision, k) > 0
 
-def gap_risk(rel_pos: np.ndarray, valid: np.ndarray | None = None, p: dict = ORACLE_PARAMS) -> np.ndarray:
-    "(T+1, M, 2) positions of other vehicles in the ego frame (x along the ego heading, y across) -> (T+1,) risk."
+def gap_risk(rel_pos: np.ndarray, valid: np.ndarray | None = None, sizes: np.ndarray | None = None,
+             p: dict = ORACLE_PARAMS) -> np.ndarray:
+    """(T+1, M, 2) positions of other vehicles in the ego frame (x along the ego heading, y across) -> (T+1,) risk.
+    `valid` (T+1, M) masks padding; `sizes` (T+1, M, 2) their (length, width), else `p`'s length and width."""
     rel = np.asarray(rel_pos, np.float64)
     if rel.ndim != 3 or rel.shape[-1] < 2: raise ValueError(f'other-vehicle positions must be (T+1, M, 2), got {rel.shape}')
     if rel.shape[1] == 0: return np.zeros(len(rel), np.float32)
-    gx = np.abs(rel[..., 0]) - p['length']; gy = np.abs(rel[..., 1]) - p['width']
+    L = (p['length'] + np.asarray(sizes)[..., 0]) / 2 if sizes is not None else p['length']   # centre-to-bumper sums
+    W = (p['width'] + np.asarray(sizes)[..., 1]) / 2 if sizes is not None else p['width']
+    gx = np.abs(rel[..., 0]) - L; gy = np.abs(rel[..., 1]) - W
     r = np.minimum(np.clip(1 - gx / p['gap_x'], 0, 1), np.clip(1 - gy / p['gap_y'], 0, 1))
-    if valid is not None: r = np.where(np.asarray(valid, bool), r, 0)
+    if valid is not None: r = np.where(np.asarray(valid) > 0, r, 0)
     r = np.where(np.isfinite(r), r, 0)
     return r.max(1).astype(np.float32)
 
-def oracle_prob(collision, ttc, lateral_offset, rel_pos=None, valid=None, k: int = 10, p: dict = ORACLE_PARAMS):
+def oracle_prob(collision, ttc, lateral_offset, rel_pos=None, valid=None, k: int = 10, p: dict = ORACLE_PARAMS, sizes=None):
     "p_oracle = 1 − max(r_col, r_ttc, r_gap, r_lane) per frame; also returns the four risks."
     ttc = np.nan_to_num(np.asarray(ttc, np.float64), nan=np.inf)
     risks = dict(
         col=collision_ahead(collision, k),
         ttc=np.clip((p['ttc_hi'] - ttc) / (p['ttc_hi'] - p['ttc_lo']), 0, 1).astype(np.float32),
-        gap=gap_risk(rel_pos, valid, p) if rel_pos is not None else np.zeros(len(ttc), np.float32),
+        gap=gap_risk(rel_pos, valid, sizes, p) if rel_pos is not None else np.zeros(len(ttc), np.float32),
         lane=np.clip((np.abs(np.asarray(lateral_offset, np.float64)) - p['lane_lo']) / p['lane_span'], 0, 1).astype(np.float32))
     n = {len(v) for v in risks.values()}
     if len(n) != 1: raise ValueError(f'oracle inputs have different lengths: { {k: len(v) for k, v in risks.items()} }')
     return (1 - np.max(np.stack(list(risks.values())), 0)).astype(np.float32), risks
 
 # %% ../nbs/03_label.ipynb #c033
-def _other_positions(infos: dict) -> tuple[np.ndarray | None, np.ndarray | None]:
-    "Other vehicles' (T+1, M, 2) ego-frame positions and validity mask from the privileged infos, if present."
-    keys = [k for k in infos if k.startswith('privileged/')]
-    pos = next((infos[k] for k in ('privileged/others_rel_pos', 'privileged/others_pos', 'privileged/other_pos',
-                                   'privileged/others_xy') if k in infos), None)
-    if pos is None:
-        cand = [k for k in keys if 'other' in k and 'pos' in k]
-        pos = infos[cand[0]] if cand else None
-    if pos is None: return None, None
-    mask = next((infos[k] for k in keys if 'other' in k and any(s in k for s in ('mask', 'valid', 'present'))), None)
-    return np.asarray(pos), mask
+def _other_vehicles(infos: dict):
+    "Other vehicles' ego-frame positions (T+1, M, 2), validity mask and sizes from the privileged infos (or Nones)."
+    g = lambda k: np.asarray(infos[k]) if k in infos else None
+    return g('privileged/others_pos'), g('privileged/others_mask'), g('privileged/others_size')
 
 class OracleScorer:
     "Privileged-state risk score: p = 1 − max(collision ahead, TTC, gap, lane offset). Never a VLM."
@@ -396,8 +393,9 @@ class OracleScorer:
         missing = [k for k in need if k not in infos]
         if missing: raise KeyError(f'OracleScorer needs info keys {list(need)}; missing {missing} '
                                    f'(the episode infos have {sorted(infos)})')
-        pos, mask = _other_positions(infos)
-        return oracle_prob(infos['collision'], infos['ttc'], infos['lateral_offset'], pos, mask, self.horizon, self.params)
+        pos, mask, size = _other_vehicles(infos)
+        return oracle_prob(infos['collision'], infos['ttc'], infos['lateral_offset'], pos, mask, self.horizon,
+                           self.params, size)
 
     def score_episode(self, ep) -> np.ndarray:
         p, _ = self.score_infos(ep.infos)
@@ -412,13 +410,13 @@ class OracleFallbackWarning(UserWarning):
     "CLIP weights were missing, so the privileged oracle labels instead."
 
 def clip_weights_available(cfg: LabelConfig) -> tuple[bool, str]:
-    "(True, '') when `cfg`'s CLIP weights are a local file or in the cache (or downloading is allowed); else (False, why)."
+    "(True, how) when `cfg`'s CLIP weights are a local file or cached, or may be downloaded; else (False, why). No network."
     try:
-        resolve_weights(cfg.model, cfg.pretrained, cfg.checkpoint, cfg.allow_download and False)
-        return True, ''
-    except (WeightsUnavailable, ConfigError) as e:
-        if cfg.allow_download and isinstance(e, WeightsUnavailable) and not cfg.checkpoint: return True, 'download allowed'
+        return True, resolve_weights(cfg.model, cfg.pretrained, cfg.checkpoint, allow_download=False)['source']
+    except WeightsUnavailable as e:
+        if cfg.allow_download and not cfg.checkpoint: return True, 'download allowed'
         return False, str(e).split('. ')[0]
+    except ConfigError as e: return False, str(e)
 
 def make_scorer(cfg: LabelConfig, device='cpu') -> SafetyScorer:
     "The scorer `cfg` asks for; the oracle (loudly) where CLIP weights are missing and `fallback_to_oracle` is set."

@@ -1,0 +1,111 @@
+"""Labeling throughput per CLIP size and dtype, next to the bare image encoder at the same batch size.
+
+For each of the paper's four CLIP sizes (random weights: a forward pass costs the same as with real weights) and each
+dtype, it times
+  - bare:  `model.encode_image(x)` on an already preprocessed batch (the floor: nothing but the encoder),
+  - job:   `label_dataset` end to end on constructed episodes of uint8 BEV frames (preprocessing, batching, cosines,
+           softmax, chunk files, manifest) with the same batch size,
+alternating the two `--repeats` times and keeping each one's best run (the machine may be shared), and prints
+frames/s, the job's overhead over the bare encoder, and the max |p_bf16 − p_fp32| over the same frames.
+A size whose weights do not fit the available memory is reported as such instead of being run.
+
+    python benchmarks/label_speed.py                                  # all four sizes, fp32 and bf16
+    python benchmarks/label_speed.py --models ViT-B-32 --batches 4    # one size
+"""
+from __future__ import annotations
+import argparse, json, os, sys, tempfile, time, warnings
+from pathlib import Path
+import numpy as np
+import torch
+
+def n_params(model_name: str) -> int:
+    "Parameter count without allocating (meta device)."
+    import open_clip
+    from open_clip.factory import get_model_config
+    with torch.device('meta'):
+        m = open_clip.model.CLIP(**get_model_config(model_name))
+    return sum(p.numel() for p in m.parameters())
+
+def bev_frames(n: int, size: int, seed: int = 0) -> np.ndarray:
+    "BEV-like uint8 frames: dark road, a few coloured boxes (content does not change the timing)."
+    rng = np.random.default_rng(seed)
+    f = np.full((n, size, size, 3), 40, np.uint8)
+    for i in range(n):
+        for c in [(255, 0, 0), (0, 255, 0), (0, 255, 0), (0, 0, 255), (255, 165, 0)]:
+            y, x = rng.integers(0, size - 12, 2); f[i, y:y + 12, x:x + 6] = c
+    return f
+
+def main(argv=None):
+    from vlsafe.label import CLIP_PRESETS, ClipScorer, label_dataset
+    from vlsafe.config import get_config
+    from vlsafe.store import Store
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--models', default=','.join(CLIP_PRESETS))
+    ap.add_argument('--dtypes', default='fp32,bf16')
+    ap.add_argument('--batch', default='ViT-B-32=16,ViT-L-14=8,ViT-H-14=4,ViT-bigG-14=2',
+                    help='batch size per model (name=B,...) or one number for all')
+    ap.add_argument('--batches', type=int, default=2, help='timed batches per measurement')
+    ap.add_argument('--repeats', type=int, default=2, help='alternating bare/job measurements; the best of each is kept')
+    ap.add_argument('--frame', type=int, default=128, help='BEV side in pixels (CarDreamer: 128)')
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--device', default='cpu')
+    ap.add_argument('--out', default='results/label_speed/label_speed.json')
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    warnings.filterwarnings('ignore')
+    import psutil
+    bs = ({kv.split('=')[0]: int(kv.split('=')[1]) for kv in a.batch.split(',')} if '=' in a.batch
+          else {m: int(a.batch) for m in CLIP_PRESETS})
+    print(f'# label_speed  device={a.device} threads={a.threads} frame={a.frame}px  loadavg(1,5,15)={os.getloadavg()}  '
+          f'cpus={os.cpu_count()}  torch={torch.__version__}', flush=True)
+    rows = []
+    for name in a.models.split(','):
+        model = CLIP_PRESETS[name][0]; B = bs.get(name, 16); n = B * a.batches
+        P = n_params(model)
+        need = P * 4 * 1.25 + 2e9   # fp32 weights while building (open_clip casts to bf16 after), plus activations
+        avail = psutil.virtual_memory().available
+        p32 = None
+        for dtype in a.dtypes.split(','):
+            row = dict(model=name, open_clip=model, params_M=round(P / 1e6), dtype=dtype, batch=B, frames=n)
+            if need > avail:
+                row['note'] = f'does not fit memory: needs ~{need / 2**30:.1f} GiB, {avail / 2**30:.1f} GiB available'
+                print(row, flush=True); rows.append(row); continue
+            t0 = time.time()
+            sc = ClipScorer(model, 'random', dtype=dtype, batch_size=B, device=a.device).load()
+            row['load_s'] = round(time.time() - t0, 1)
+            frames = bev_frames(n, a.frame)
+            x = sc.preprocess(torch.from_numpy(frames[:B]).to(a.device))
+            eps = [type('Ep', (), dict(id=0, bev=frames, infos={}, policy='bench'))()]
+            cfg = get_config('smoke', {'label.model': model, 'label.pretrained': 'random', 'label.dtype': dtype,
+                                       'label.batch_size': B, 'label.chunk_frames': n})
+            with torch.inference_mode(): sc.encode(x)   # warm-up
+            bare, job = [], []
+            for r in range(a.repeats):
+                t0 = time.perf_counter()
+                with torch.inference_mode():
+                    for _ in range(a.batches): sc.encode(x)
+                bare.append(n / (time.perf_counter() - t0))
+                with tempfile.TemporaryDirectory() as d:
+                    t0 = time.perf_counter()
+                    label_dataset(cfg, f'dataset-bench{r}', Store(d), progress=False, scorer=sc, episodes=eps)
+                    job.append(n / (time.perf_counter() - t0))
+            p = sc.score_frames(frames)
+            row.update(bare_fps=round(max(bare), 3), job_fps=round(max(job), 3),
+                       overhead_pct=round(100 * (max(bare) / max(job) - 1), 1), loadavg_1m=round(os.getloadavg()[0], 2))
+            if dtype == 'fp32': p32 = p
+            elif p32 is not None: row['max_abs_dp_vs_fp32'] = float(np.abs(p - p32).max())
+            print(row, flush=True); rows.append(row)
+            del sc, x
+    out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(dict(argv=sys.argv, loadavg_end=os.getloadavg(), rows=rows), indent=1))
+    print('\n| model | params (M) | dtype | batch | bare encode_image (frames/s) | label job (frames/s) | overhead | max abs Δp vs fp32 |')
+    print('|---|---|---|---|---|---|---|---|')
+    for r in rows:
+        if 'note' in r: print(f"| {r['model']} | {r['params_M']} | {r['dtype']} | {r['batch']} | – | – | {r['note']} | – |"); continue
+        dp = f"{r['max_abs_dp_vs_fp32']:.2e}" if 'max_abs_dp_vs_fp32' in r else '–'
+        print(f"| {r['model']} | {r['params_M']} | {r['dtype']} | {r['batch']} | {r['bare_fps']:.2f} | {r['job_fps']:.2f} | "
+              f"{r['overhead_pct']:+.1f}% | {dp} |")
+    print(f'\nloadavg at end: {os.getloadavg()}  (2-core machine shared with other jobs)')
+
+if __name__ == '__main__':
+    main()

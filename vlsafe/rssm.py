@@ -61,9 +61,22 @@ class RSSM(nn.Module):
         raw = raw.reshape(*raw.shape[:-1], self.stoch, self.classes)
         return OneHotDist(raw, self.unimix).logits
 
+    def _probs(self, raw: torch.Tensor) -> torch.Tensor:
+        "Raw (…, S*C) -> unimixed probabilities (…, S, C) (the loop's lean path; equals `_logit(raw).exp()`)."
+        p = torch.softmax(raw.reshape(*raw.shape[:-1], self.stoch, self.classes), -1)
+        return p.mul(1 - self.unimix).add_(self.unimix / self.classes) if self.unimix > 0 else p
+
+    def _draw(self, probs: torch.Tensor, sample: bool) -> torch.Tensor:
+        "Straight-through one-hot draw (or mode) from probabilities."
+        pd = probs.detach()
+        if sample:
+            u = torch.rand(*pd.shape[:-1], 1, dtype=pd.dtype, device=pd.device)
+            idx = (pd.cumsum(-1) < u).sum(-1).clamp_(max=self.classes - 1)
+        else: idx = pd.argmax(-1)
+        return F.one_hot(idx, self.classes).to(probs.dtype) + (probs - pd)
+
     def _sample(self, logit: torch.Tensor, sample: bool) -> torch.Tensor:
-        d = OneHotDist(logit)
-        return d.sample() if sample else d.mode()
+        return self._draw(torch.softmax(logit, -1), sample)
 
     def feat(self, state: dict) -> torch.Tensor:
         "`deter` and flattened `stoch`: (…, D + S*C)."
@@ -76,14 +89,13 @@ class RSSM(nn.Module):
         logit = self._logit(self.img_out(deter))
         return {'deter': deter, 'stoch': self._sample(logit, False), 'logit': logit}
 
-    def _reset(self, state: dict, prev_action: torch.Tensor, is_first: torch.Tensor):
+    def _reset(self, state: dict, prev_action: torch.Tensor, is_first: torch.Tensor, init: dict | None = None):
         "Replace the state by the initial one (and zero the action) where `is_first`."
-        if is_first is None: return state, prev_action
-        f = is_first.to(prev_action.dtype)
-        init = self.initial(f.shape[0])
-        state = {k: v * (1 - f).reshape(-1, *[1] * (v.dim() - 1)) + init[k] * f.reshape(-1, *[1] * (v.dim() - 1))
-                 for k, v in state.items()}
-        return state, prev_action * (1 - f)[:, None]
+        if is_first is None or not bool(is_first.any()): return state, prev_action
+        f = is_first.bool()
+        init = init if init is not None else self.initial(f.shape[0])
+        state = {k: torch.where(f.reshape(-1, *[1] * (v.dim() - 1)), init[k], v) for k, v in state.items()}
+        return state, torch.where(f[:, None], torch.zeros_like(prev_action), prev_action)
 
     def _deter_step(self, state: dict, action: torch.Tensor) -> torch.Tensor:
         x = self.img_in(torch.cat([state['stoch'].flatten(-2), action], -1))
@@ -122,15 +134,24 @@ class RSSM(nn.Module):
         a0 = torch.zeros_like(action[:, :1]) if prev_action is None else prev_action[:, None]
         prev_action = torch.cat([a0, action[:, :-1]], 1)
         eproj = self.obs_embed(embed)                                          # batched over T
-        posts, deters = [], []
+        init = self.initial(B)
+        firsts = is_first.any(0).tolist()                                      # one sync instead of T
+        deter, stoch = state['deter'], state['stoch']
+        deters, stochs, probs = [], [], []
         for t in range(T):
-            st, a = self._reset(state, prev_action[:, t], is_first[:, t])
-            deter = self._deter_step(st, a)
-            state = self._post(deter, eproj[:, t], sample)
-            posts.append(state)
-        post = _stack(posts)
-        plogit = self._logit(self.img_out(post['deter']))                       # batched over T
-        prior = {'deter': post['deter'], 'stoch': self._sample(plogit, sample), 'logit': plogit}
+            a = prev_action[:, t]
+            if firsts[t]:
+                st, a = self._reset({'deter': deter, 'stoch': stoch}, a, is_first[:, t], init)
+                deter, stoch = st['deter'], st['stoch']
+            deter = self.gru(self.img_in(torch.cat([stoch.flatten(-2), a], -1)), deter)
+            x = F.silu(self.obs_norm(self.obs_deter(deter) + eproj[:, t]))
+            p = self._probs(self.obs_logit(x))
+            stoch = self._draw(p, sample)
+            deters.append(deter); stochs.append(stoch); probs.append(p)
+        deter = torch.stack(deters, 1)
+        post = {'deter': deter, 'stoch': torch.stack(stochs, 1), 'logit': torch.log(torch.stack(probs, 1))}
+        plogit = self._logit(self.img_out(deter))                               # batched over T
+        prior = {'deter': deter, 'stoch': self._sample(plogit, sample), 'logit': plogit}
         return post, prior
 
     def imagine(self, state: dict, actions: torch.Tensor, sample: bool = True) -> dict:

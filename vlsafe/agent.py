@@ -15,13 +15,13 @@ import torch.nn.functional as Fn
 from .config import Config, AgentConfig, OBJECTIVES, ConfigError, stable_hash, to_dict
 from .store import Store, ArtifactError, atomic_path, atomic_write_json, seed_everything
 from .nets import MLP, OneHotDist, TwoHotDist, symlog_bins
-from .world_model import action_spec
+from .world_model import action_spec, _sampler_state, _sampler_restore
 
 # %% auto #0
 __all__ = ['ACTOR_LOSSES', 'lambda_return', 'ReturnNorm', 'advantage_weight', 'feasible', 'loss_vlsafe', 'loss_vlsafe_nc',
            'loss_fosp', 'loss_dreamerv3', 'actor_loss', 'action_dim', 'BoundedNormal', 'ActionHead', 'to_agent_action',
-           'to_env_action', 'Critic', 'ema_update', 'critic_loss', 'Imagined', 'imagine', 'flatten_states', 'Agent',
-           'prepare', 'fit', 'train_agent', 'AgentPolicy', 'load_agent', 'load_policy']
+           'to_env_action', 'Critic', 'ema_update', 'critic_loss', 'Imagined', 'imagine', 'flatten_states',
+           'one_step_advantages', 'Agent', 'prepare', 'fit', 'train_agent', 'AgentPolicy', 'load_agent', 'load_policy']
 
 # %% ../nbs/05_agent.ipynb #c005
 def lambda_return(reward: torch.Tensor, cont: torch.Tensor, value: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
@@ -158,12 +158,10 @@ def ema_update(slow: nn.Module, fast: nn.Module, fraction: float):
     "slow ← (1 − fraction)·slow + fraction·fast, parameter by parameter."
     for s, f in zip(slow.parameters(), fast.parameters()): s.lerp_(f, fraction)
 
-def critic_loss(critic: Critic, slow: Critic, feat: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,
+def critic_loss(dist: TwoHotDist, target: torch.Tensor, slow_v: torch.Tensor, weight: torch.Tensor,
                 slowreg: float = 1.0) -> torch.Tensor:
-    "−log p(R^λ) − slowreg·log p(V_slow), weighted by the cumulative discount; inputs and targets detached."
-    dist = critic(feat.detach())
-    with torch.no_grad(): slow_v = slow(feat.detach()).mean()
-    nll = -dist.log_prob(target.detach()) - slowreg * dist.log_prob(slow_v)
+    "−log p(R^λ) − slowreg·log p(V_slow) of the critic's `dist`, weighted by the cumulative discount; targets detached."
+    nll = -dist.log_prob(target.detach()) - slowreg * dist.log_prob(slow_v.detach())
     return (weight.detach() * nll).mean()
 
 # %% ../nbs/05_agent.ipynb #c027
@@ -199,6 +197,20 @@ def flatten_states(state: dict) -> dict:
     return {k: v.detach().reshape(-1, *v.shape[2:]) for k, v in state.items()}
 
 # %% ../nbs/05_agent.ipynb #c030
+def one_step_advantages(wm, critic_r: Critic, critic_c: Critic, traj: Imagined, a_b: torch.Tensor,
+                        v_r: torch.Tensor, v_c: torch.Tensor, gamma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unnormalised A_r, A_c (H, N) of actions `a_b` (H, N, A) taken at the imagined states s_0…s_{H−1}:
+    r̂(s') + γ·ĉont(s')·V(s') − V(s_t) with s' = img_step(s_t, a^b_t); `v_r`, `v_c` (H+1, N) are V at s_0…s_H."""
+    H = a_b.shape[0]
+    flat = lambda x: x.reshape(-1, *x.shape[2:])
+    nxt = wm.img_step({k: flat(v[:-1]) for k, v in traj.state.items()}, flat(a_b))
+    fn = wm.feat(nxt)
+    k_n = gamma * wm.cont(fn).mean()
+    q_r = wm.reward(fn).mean() + k_n * critic_r(fn).mean()
+    q_c = wm.cost(fn).mean() + k_n * critic_c(fn).mean()
+    return q_r.reshape(H, -1) - v_r[:-1], q_c.reshape(H, -1) - v_c[:-1]
+
+# %% ../nbs/05_agent.ipynb #c031
 class Agent(nn.Module):
     "Actor, behaviour-policy estimate, reward and cost critics (with slow copies), return normalisers, optimisers."
     def __init__(self, cfg: AgentConfig, feat_dim: int, units: int, layers: int, bins: int, info: dict):
@@ -245,31 +257,32 @@ class Agent(nn.Module):
         feat_post = wm.feat(post).detach()
         a_data = data['action']          # the world model's vector: one-hot, or rescaled to [-1, 1]
         mask = (~data['is_last']).float()
-        bc_loss = -(mask * self.bc(feat_post).log_prob(a_data)).sum() / mask.sum().clamp(min=1)
+        bc_dist = self.bc(feat_post)
+        bc_loss = -(mask * bc_dist.log_prob(a_data)).sum() / mask.sum().clamp(min=1)
         # 2. imagine from every posterior state; terminal states start nothing (weight 0)
         start = flatten_states(post)
         traj = imagine(wm, self.actor, start, H, grad=backprop)
         start_cont = 1.0 - data['is_terminal'].float().reshape(-1)
         weight = torch.cat([start_cont[None], start_cont[None] * torch.cumprod(gamma * traj.cont.detach(), 0)])
-        # 3. values, λ-returns and normalised advantages (reward and cost)
-        feat = traj.feat if backprop else traj.feat.detach()
-        v_r, v_c = self.critic_r(feat).mean(), self.critic_c(feat).mean()
+        # 3. values, λ-returns and normalised advantages (reward and cost). The critics' forward pass on the detached
+        #    features serves both the values here and the critic losses in 6; dynamics backprop needs values that
+        #    are differentiable in the features, hence its own pass.
+        fdet = traj.feat.detach()
+        dist_r, dist_c = self.critic_r(fdet), self.critic_c(fdet)
+        v_r = self.critic_r(traj.feat).mean() if backprop else dist_r.mean().detach()
+        v_c = dist_c.mean().detach()
         ret_r = lambda_return(traj.reward, traj.cont, v_r, gamma, lam)
-        ret_c = lambda_return(traj.cost.detach(), traj.cont.detach(), v_c.detach(), gamma, lam)
+        ret_c = lambda_return(traj.cost.detach(), traj.cont.detach(), v_c, gamma, lam)
         s_r, s_c = self.norm_r.update(ret_r), self.norm_c.update(ret_c)
         adv = (ret_r - v_r[:-1]) / s_r
-        # 4. behaviour actions a^b ~ π_b at s_0…s_{H-1}, scored by a one-step look-ahead
+        # 4. behaviour actions a^b ~ π_b at s_0…s_{H-1}, scored by a one-step look-ahead (AWR objectives only)
+        fs = fdet[:-1]
+        awr = cfg.objective != 'dreamerv3'
         with torch.no_grad():
-            fs = traj.feat[:-1].detach()
             a_b = self.bc(fs).sample()
-            flat = lambda x: x.reshape(-1, *x.shape[2:])
-            nxt = wm.img_step({k: flat(v[:-1].detach()) for k, v in traj.state.items()}, flat(a_b))
-            fn = wm.feat(nxt)
-            k_n = wm.cont(fn).mean()
-            q_r = wm.reward(fn).mean() + gamma * k_n * self.critic_r(fn).mean()
-            q_c = wm.cost(fn).mean() + gamma * k_n * self.critic_c(fn).mean()
-            adv_r_b = (q_r.reshape(H, -1) - v_r[:-1].detach()) / s_r
-            adv_c_b = (q_c.reshape(H, -1) - v_c[:-1].detach()) / s_c
+            adv_r_b, adv_c_b = one_step_advantages(wm, self.critic_r, self.critic_c, traj, a_b, v_r.detach(), v_c,
+                                                   gamma) if awr else (torch.zeros_like(v_c[:-1]),) * 2
+            adv_r_b, adv_c_b = adv_r_b / s_r, adv_c_b / s_c
         # 5. actor
         dist = self.actor(fs)
         q = dict(logp=dist.log_prob(traj.action.detach()), ent=dist.entropy(), adv=adv if backprop else adv.detach(),
@@ -278,9 +291,10 @@ class Agent(nn.Module):
         a_loss, am = actor_loss(cfg.objective, q, cfg)
         m['actor_grad_norm'] = self._step(self.opt_actor, a_loss, self.actor.parameters())
         # 6. critics (on detached features and targets) and π_b share one backward: their graphs are disjoint
-        fd = traj.feat[:-1].detach()
-        c_loss_r = critic_loss(self.critic_r, self.slow_r, fd, ret_r.detach(), weight[:-1])
-        c_loss_c = critic_loss(self.critic_c, self.slow_c, fd, ret_c, weight[:-1])
+        with torch.no_grad(): slow_r, slow_c = self.slow_r(fs).mean(), self.slow_c(fs).mean()
+        head = lambda d: TwoHotDist(d.logits[:-1], d.bins)
+        c_loss_r = critic_loss(head(dist_r), ret_r, slow_r, weight[:-1])
+        c_loss_c = critic_loss(head(dist_c), ret_c, slow_c, weight[:-1])
         self.opt_critic.zero_grad(set_to_none=True); self.opt_bc.zero_grad(set_to_none=True)
         (c_loss_r + c_loss_c + bc_loss).backward()
         torch.nn.utils.clip_grad_norm_([*self.critic_r.parameters(), *self.critic_c.parameters()], self.grad_clip)
@@ -290,21 +304,20 @@ class Agent(nn.Module):
         ema_update(self.slow_c, self.critic_c, cfg.slow_critic_fraction)
         # 7. what to log
         with torch.no_grad():
-            mix_w = advantage_weight(adv_r_b, adv_c_b, q['p'], cfg.beta1, cfg.beta2, cfg.weight_clip)
             m.update(actor_loss=a_loss.item(), critic_r_loss=c_loss_r.item(), critic_c_loss=c_loss_c.item(),
                      bc_loss=bc_loss.item(), w_mean=am['w'], w_max=am['w_max'], mix_mean=am['mix'],
-                     w_vlsafe_mean=mix_w.mean().item(), p_hat=traj.p.mean().item(),
+                     p_hat=traj.p.mean().item(),
                      p_hat_min=traj.p.min().item(), adv_r=adv.mean().item(), adv_r_std=adv.std().item(),
                      adv_r_b=adv_r_b.mean().item(), adv_c_b=adv_c_b.mean().item(), entropy=q['ent'].mean().item(),
                      ret_r=ret_r.mean().item(), ret_c=ret_c.mean().item(), v_c=v_c.mean().item(),
                      scale_r=s_r.item(), scale_c=s_c.item(), reward_hat=traj.reward.mean().item(),
                      cost_hat=traj.cost.mean().item(), feasible=feasible(v_c[:-1], cfg.cost_limit).mean().item())
             if info['kind'] == 'discrete':
-                m['bc_acc'] = ((self.bc(feat_post).probs.argmax(-1) == a_data.argmax(-1)).float() * mask).sum().item() \
+                m['bc_acc'] = ((bc_dist.probs.argmax(-1) == a_data.argmax(-1)).float() * mask).sum().item() \
                     / max(mask.sum().item(), 1)
         return m
 
-# %% ../nbs/05_agent.ipynb #c032
+# %% ../nbs/05_agent.ipynb #c033
 def prepare(wm, batch: dict) -> tuple[dict, dict]:
     "Sampler batch (numpy) -> (preprocessed tensors, posterior states (B, T, …)); no gradients."
     for k in ('is_last', 'is_terminal'):
@@ -316,13 +329,13 @@ def prepare(wm, batch: dict) -> tuple[dict, dict]:
 
 def _config_hash(cfg: AgentConfig, wm_id: str) -> str: return stable_hash({'agent': cfg, 'wm': wm_id})
 
-def fit(agent: Agent, wm, batches: Callable[[int], Any], work: Path, wm_id: str = '', progress: bool = True) -> dict:
+def fit(agent: Agent, wm, sampler, work: Path, wm_id: str = '', progress: bool = True) -> dict:
     "Train `agent` for `cfg.steps` updates in `work` (resuming from `work/ckpt.pt`); returns the last logged metrics."
     from tqdm.auto import tqdm
     cfg, work = agent.cfg, Path(work); work.mkdir(parents=True, exist_ok=True)
     h, ckpt, log = _config_hash(cfg, wm_id), work / 'ckpt.pt', work / 'metrics.csv'
     wm.requires_grad_(False); wm.eval()
-    step, rows = 0, []
+    step, drawn, rows, it = 0, 0, [], iter(sampler)
     if ckpt.exists():
         try: c = torch.load(ckpt, map_location='cpu', weights_only=True)
         except Exception as e:
@@ -331,21 +344,21 @@ def fit(agent: Agent, wm, batches: Callable[[int], Any], work: Path, wm_id: str 
             raise ArtifactError(f"agent checkpoint {ckpt} was written for config {c.get('config_hash')}, this run is {h}; "
                                 "delete the folder or use the config it was made with")
         agent.load_state_dict(c['agent']); agent.load_optim_state(c['optim']); torch.set_rng_state(c['rng'])
-        step = int(c['step'])
+        step, drawn = int(c['step']), int(c['sampler']['drawn'])
+        _sampler_restore(sampler, c['sampler'], it)
         if log.exists():   # keep only rows up to the checkpoint: later ones are redone
             with open(log) as f: rows = [r for r in csv.DictReader(f) if int(r['step']) <= step]
     def save_ckpt():
         with atomic_path(ckpt) as tmp:
             torch.save(dict(step=step, agent=agent.state_dict(), optim=agent.optim_state(), rng=torch.get_rng_state(),
-                            config_hash=h), tmp)
+                            sampler=_sampler_state(sampler, drawn), config_hash=h), tmp)
         if rows:
             with atomic_path(log) as tmp, open(tmp, 'w', newline='') as f:
                 wr = csv.DictWriter(f, fieldnames=list(rows[-1]), extrasaction='ignore'); wr.writeheader(); wr.writerows(rows)
     last, t0 = {}, time.time()
     bar = tqdm(total=cfg.steps, initial=step, desc=f'agent {cfg.objective}', unit='upd', disable=not progress)
-    it = batches(step)
     while step < cfg.steps:
-        data, post = prepare(wm, next(it))
+        data, post = prepare(wm, next(it)); drawn += 1
         m = agent.update(wm, data, post)
         bad = [k for k in ('actor_loss', 'critic_r_loss', 'critic_c_loss', 'bc_loss') if not math.isfinite(m[k])]
         if bad:
@@ -365,20 +378,12 @@ def fit(agent: Agent, wm, batches: Callable[[int], Any], work: Path, wm_id: str 
     if step == 0 or not ckpt.exists(): save_ckpt()
     return last
 
-# %% ../nbs/05_agent.ipynb #c034
-def _episode_batches(episodes, labels, cfg: AgentConfig):
-    "batches(step): SequenceSampler draws; the sampler is seeded by (seed, step) so a resumed run draws fresh batches."
-    from vlsafe.data import SequenceSampler
-    def batches(step: int):
-        return iter(SequenceSampler(episodes, cfg.batch_size, cfg.batch_length, seed=cfg.seed * 1_000_003 + step,
-                                    labels=labels))
-    return batches
-
+# %% ../nbs/05_agent.ipynb #c035
 def train_agent(cfg: Config, wm_id: str, dataset_id: str, labels_id: str, store: Store | None = None,
                 progress: bool = True) -> str:
     "Train the actor-critic of `cfg.agent.objective` offline on world model `wm_id`; returns the agent id."
     from vlsafe.world_model import load_world_model
-    from vlsafe.data import load_episodes
+    from vlsafe.data import load_episodes, SequenceSampler
     from vlsafe.label import load_labels
     store = store or Store(cfg.run.home or None)
     for kind, id in (('wm', wm_id), ('dataset', dataset_id), ('labels', labels_id)): store.require(kind, id)
@@ -392,7 +397,8 @@ def train_agent(cfg: Config, wm_id: str, dataset_id: str, labels_id: str, store:
         info = action_spec(wm.spec)
         agent = Agent.for_world_model(cfg.agent, wm, info).to(cfg.run.device)
         t0 = time.time()
-        last = fit(agent, wm, _episode_batches(episodes, labels, cfg.agent), dir, wm_id, progress)
+        sampler = SequenceSampler(episodes, cfg.agent.batch_size, cfg.agent.batch_length, seed=cfg.agent.seed, labels=labels)
+        last = fit(agent, wm, sampler, dir, wm_id, progress)
         with atomic_path(dir / 'agent.pt') as tmp:
             torch.save(dict(agent=agent.state_dict(), info=json.dumps(info), config=json.dumps(to_dict(cfg.agent)),
                             config_hash=_config_hash(cfg.agent, wm_id), wm_id=wm_id), tmp)
@@ -401,7 +407,7 @@ def train_agent(cfg: Config, wm_id: str, dataset_id: str, labels_id: str, store:
                     train_seconds=round(time.time() - t0, 2), final=last)
     return store.build('agent', {'agent': cfg.agent}, inputs, work)
 
-# %% ../nbs/05_agent.ipynb #c036
+# %% ../nbs/05_agent.ipynb #c037
 class AgentPolicy:
     "encode → RSSM posterior → actor, one env step at a time; keeps the RSSM state between `act` calls."
     def __init__(self, wm, actor: ActionHead, info: dict, sample: bool = False, device: str = 'cpu'):

@@ -1,0 +1,94 @@
+"""Seconds per full update — world model + imagination + both critics + actor (horizon 15) — at the issue-6 configs.
+
+Two fixed configurations (64×64×3 input, Discrete(15) actions, fp32, 2 threads):
+  - paper: batch 16 × length 64, deter 512, units 512, 32×32 stochastic, CNN depth 32  (target: full ≤ 5 s)
+  - tiny:  batch 16 × length 32, deter 256, units 256, 16×16 stochastic, CNN depth 16  (target: full ≤ 0.8 s)
+For each it times, on the same sampler-format synthetic batch: the world-model update alone (`WorldModel.update`),
+the agent update alone (`Agent.update`: imagination, λ-returns, both critics, π_b, actor), and the two in sequence
+(one full training step), plus a split of the agent update into imagination and the rest. Each figure is the
+median of `--repeats` runs after one warm-up; the machine may be shared, so the load average is printed beside them.
+
+    python benchmarks/agent_speed.py                       # both configs, objective vlsafe
+    python benchmarks/agent_speed.py --configs tiny --objective dreamerv3 --repeats 5
+"""
+from __future__ import annotations
+import argparse, json, os, resource, statistics, sys, time
+from pathlib import Path
+import torch
+
+CONFIGS = {
+    'paper': dict(wm=dict(image_size=64, deter=512, units=512, stoch=32, classes=32, cnn_depth=32, layers=2,
+                          batch_size=16, batch_length=64), target_s=5.0),
+    'tiny': dict(wm=dict(image_size=64, deter=256, units=256, stoch=16, classes=16, cnn_depth=16, layers=2,
+                         batch_size=16, batch_length=32), target_s=0.8),
+}
+
+def timed(fn, repeats: int) -> list[float]:
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter(); fn(); out.append(time.perf_counter() - t0)
+    return out
+
+def bench(name: str, objective: str, repeats: int, horizon: int) -> dict:
+    from vlsafe.config import WorldModelConfig, AgentConfig
+    from vlsafe.world_model import WorldModel, synthetic_batch
+    from vlsafe.agent import Agent, imagine, flatten_states
+    spec = CONFIGS[name]
+    wcfg = WorldModelConfig(**spec['wm'])
+    torch.manual_seed(0)
+    wm = WorldModel(wcfg, 15)
+    opt = wm.make_optimizer()
+    agent = Agent.for_world_model(AgentConfig(objective=objective, horizon=horizon), wm, wm.spec)
+    batch = synthetic_batch(B=wcfg.batch_size, L=wcfg.batch_length, size=64, seed=0)
+    data = wm.preprocess(batch)
+    state = {}
+
+    def wm_update():
+        wm.requires_grad_(True); wm.train()
+        _, state['post'] = wm.update(data, opt)
+    def agent_update():
+        wm.requires_grad_(False)
+        agent.update(wm, data, state['post'])
+    def full_update():
+        wm_update(); agent_update()
+    def imagination():
+        wm.requires_grad_(False)
+        imagine(wm, agent.actor, flatten_states(state['post']), horizon)
+
+    full_update()                                       # warm-up (allocator, first-call costs) and a first `post`
+    row = dict(config=name, objective=objective, horizon=horizon, threads=torch.get_num_threads(),
+               loadavg_before=[round(x, 2) for x in os.getloadavg()])
+    for key, fn in [('wm_update_s', wm_update), ('agent_update_s', agent_update), ('imagine_s', imagination),
+                    ('full_update_s', full_update)]:
+        ts = timed(fn, repeats)
+        row[key] = round(statistics.median(ts), 3); row[key.replace('_s', '_min_s')] = round(min(ts), 3)
+    row['target_full_s'] = spec['target_s']
+    row['loadavg_after'] = [round(x, 2) for x in os.getloadavg()]
+    row['peak_rss_gib'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
+    return row
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--configs', default='paper,tiny')
+    ap.add_argument('--objective', default='vlsafe')
+    ap.add_argument('--horizon', type=int, default=15)
+    ap.add_argument('--repeats', type=int, default=3)
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--out', default='results/agent_speed/agent_speed.json')
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    print(f'# agent_speed threads={a.threads} cpus={os.cpu_count()} torch={torch.__version__} '
+          f'loadavg(1,5,15)={os.getloadavg()}  (2-core machine shared with other jobs)', flush=True)
+    rows = []
+    for name in a.configs.split(','):
+        row = bench(name, a.objective, a.repeats, a.horizon); rows.append(row); print(row, flush=True)
+    out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(dict(argv=sys.argv, rows=rows), indent=1))
+    print('\n| config | objective | WM update (s) | agent update (s) | of which imagination (s) | full update (s) | target (s) | load avg (1 min) |')
+    print('|---|---|---|---|---|---|---|---|')
+    for r in rows:
+        print(f"| {r['config']} | {r['objective']} | {r['wm_update_s']:.3f} | {r['agent_update_s']:.3f} | "
+              f"{r['imagine_s']:.3f} | {r['full_update_s']:.3f} | ≤ {r['target_full_s']} | {r['loadavg_after'][0]} |")
+
+if __name__ == '__main__':
+    main()

@@ -17,7 +17,8 @@ from .store import ArtifactError, Store, atomic_path, atomic_write_json, seed_ev
 
 # %% auto #0
 __all__ = ['action_spec', 'synthetic_batch', 'WorldModel', 'NonFiniteLossError', 'save_checkpoint', 'read_checkpoint', 'fit',
-           'world_model_id', 'train_world_model', 'load_world_model']
+           'world_model_id', 'train_world_model', 'load_world_model', 'open_loop', 'horizon_error', 'plot_open_loop',
+           'plot_heads']
 
 # %% ../nbs/04_world_model.ipynb #c005
 def action_spec(space) -> dict:
@@ -362,3 +363,64 @@ def load_world_model(wm_id: str, store: Store | None = None, device: str = 'cpu'
     wm = WorldModel(cfg, ck['action_spec']).to(device)
     wm.load_state_dict(ck['model'])
     return wm.eval()
+
+# %% ../nbs/04_world_model.ipynb #c029
+@torch.no_grad()
+def open_loop(wm: WorldModel, batch: dict, context: int = 5, sample: bool = False) -> dict:
+    """Observe `context` frames of each sequence, imagine the rest under the logged actions. Returns numpy arrays:
+    `true`, `pred` (B, L, S, S, 3) in [0, 1]; `reward`, `cost`, `p` and their predictions `*_pred` (B, L);
+    `context`. Sequences should not cross an episode start after the context (the imagination does not reset)."""
+    data = wm.preprocess(batch)
+    B, L = data['image'].shape[:2]
+    if not 1 <= context <= L: raise ValueError(f"context must be in [1, {L}], got {context}")
+    ctx = {k: (v[:, :context] if isinstance(v, torch.Tensor) else v) for k, v in data.items()}
+    post, _ = wm.rssm.observe(wm.encoder(ctx['image']), ctx['action'], ctx['is_first'], sample=sample)
+    feats = [wm.feat(post)]
+    if context < L:
+        last = {k: v[:, -1] for k, v in post.items()}
+        prior = wm.rssm.imagine(last, data['action'][:, context - 1:L - 1], sample=sample)
+        feats.append(wm.feat(prior))
+    feat = torch.cat(feats, 1)
+    out = dict(context=context, true=data['image'].permute(0, 1, 3, 4, 2).cpu().numpy(),
+               pred=wm.decoder(feat).clamp(0, 1).permute(0, 1, 3, 4, 2).cpu().numpy(),
+               reward_pred=wm.reward(feat).mean().cpu().numpy(), cost_pred=wm.cost(feat).mean().cpu().numpy(),
+               p_pred=wm.safety(feat).mean().cpu().numpy(), cont_pred=wm.cont(feat).mean().cpu().numpy())
+    for k in ('reward', 'cost', 'p'):
+        if k in data: out[k] = data[k].cpu().numpy()
+    return out
+
+def horizon_error(res: dict) -> np.ndarray:
+    "Mean squared pixel error of the open-loop frames, per step imagined (1 … L - context), averaged over the batch."
+    err = ((res['pred'] - res['true']) ** 2).mean((0, 2, 3, 4))
+    return err[res['context']:]
+
+def plot_open_loop(res: dict, b: int = 0, steps=None, ax_size: float = 1.3):
+    "Rows true / predicted / |error| for sequence `b` at frame indices `steps` (default: 8 spread over the sequence)."
+    import matplotlib.pyplot as plt
+    L, c = res['true'].shape[1], res['context']
+    steps = list(steps) if steps is not None else sorted(set(np.linspace(0, L - 1, 8).round().astype(int).tolist()))
+    fig, axs = plt.subplots(3, len(steps), figsize=(ax_size * len(steps), ax_size * 3.2), squeeze=False)
+    for j, t in enumerate(steps):
+        err = np.abs(res['pred'][b, t] - res['true'][b, t]).mean(-1)
+        for i, (im, kw) in enumerate([(res['true'][b, t], {}), (res['pred'][b, t], {}),
+                                      (err, dict(cmap='magma', vmin=0, vmax=1))]):
+            axs[i, j].imshow(im, **kw); axs[i, j].set_xticks([]); axs[i, j].set_yticks([])
+        axs[0, j].set_title(f"t={t}" + (" (ctx)" if t < c else f" (+{t - c + 1})"), fontsize=8)
+    for i, name in enumerate(['true', 'predicted', '|error|']): axs[i, 0].set_ylabel(name, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+def plot_heads(res: dict, b: int = 0):
+    "Predicted vs labelled p, predicted vs true reward and cost along sequence `b`; the dashed line ends the context."
+    import matplotlib.pyplot as plt
+    keys = [k for k in ('p', 'reward', 'cost') if k in res]
+    fig, axs = plt.subplots(1, len(keys), figsize=(4 * len(keys), 2.8), squeeze=False)
+    t = np.arange(res['true'].shape[1])
+    units = {'p': 'safety score p', 'reward': 'reward per step', 'cost': 'cost per step'}
+    for ax, k in zip(axs[0], keys):
+        ax.plot(t, res[k][b], 'k.-', lw=1, ms=3, label='label' if k == 'p' else 'true')
+        ax.plot(t, res[f'{k}_pred'][b], 'C1.-', lw=1, ms=3, label='predicted')
+        ax.axvline(res['context'] - 0.5, color='gray', ls='--', lw=1)
+        ax.set_xlabel('step (10 Hz)'); ax.set_ylabel(units[k]); ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -2,7 +2,11 @@
 
     python benchmarks/wm_speed.py                       # both configs, fp32 eager, 2 threads
     python benchmarks/wm_speed.py --configs tiny --updates 7 --breakdown
-    python benchmarks/wm_speed.py --variants eager,bf16  # compare variants (losses checked against fp32 eager)
+    python benchmarks/wm_speed.py --variants eager,nchw,foreach,fused,bf16,compile   # losses compared with eager
+
+Variants: eager (fp32, channels-last convs, Adam's default per-tensor loop), nchw (convs in NCHW), foreach / fused
+(Adam implementations), bf16 (autocast to bfloat16), compile (torch.compile of encoder, decoder and heads; the
+first two warm-up updates include compilation).
 
 Configurations (64x64x3 frames, Discrete(15) actions):
   paper: batch 16 x length 64, deter 512, units 512, 32x32 stochastic, CNN depth 32, 2-layer heads, 255 bins
@@ -12,7 +16,7 @@ script prints os.getloadavg() and both the wall time and the process CPU time of
 is what the update would take on otherwise idle cores); medians over `--updates` updates after 2 warm-up updates.
 OMP_WAIT_POLICY defaults to PASSIVE here: with the cores shared, spinning OpenMP workers make small ops 10x slower.
 """
-import argparse, json, os, subprocess, sys, time
+import argparse, contextlib, json, os, subprocess, sys, time
 
 CONFIGS = {
     'paper': dict(B=16, L=64, wm=dict(image_size=64, deter=512, units=512, stoch=32, classes=32, cnn_depth=32, layers=2, bins=255)),
@@ -28,12 +32,20 @@ def child(args):
     c = CONFIGS[args.config]
     torch.manual_seed(0)
     wm = WorldModel(WorldModelConfig(**c['wm']), 15)
+    v = args.variant
     opt = wm.make_optimizer()
+    if v == 'nchw': wm.encoder.channels_last = wm.decoder.channels_last = False
+    if v in ('fused', 'foreach'):
+        opt = torch.optim.Adam(wm.parameters(), lr=wm.cfg.lr, eps=wm.cfg.eps, **{v: True})
+    if v == 'compile':
+        for name in ('encoder', 'decoder', 'reward_head', 'cost_head', 'cont_head', 'safety_head'):
+            setattr(wm, name, torch.compile(getattr(wm, name)))
+    ctx = (lambda: torch.autocast('cpu', dtype=torch.bfloat16)) if v == 'bf16' else contextlib.nullcontext
     data = wm.preprocess(synthetic_batch(c['B'], c['L'], 64, seed=0))
     losses, walls, cpus = [], [], []
     for i in range(args.updates + 2):
         t, p = time.perf_counter(), time.process_time()
-        m, _ = wm.update(data, opt)
+        with ctx(): m, _ = wm.update(data, opt)
         if i >= 2: walls.append(time.perf_counter() - t); cpus.append(time.process_time() - p)
         losses.append(m['loss'])
     out = dict(config=args.config, variant=args.variant, threads=torch.get_num_threads(),
@@ -99,6 +111,10 @@ def main():
                   f"{[round(w, 2) for w in res['walls']]})  cpu {res['cpu_s']:.3f} s  -> cpu/threads "
                   f"{res['cpu_s'] / res['threads']:.3f} s  peak RSS {res['peak_rss_mb']:.0f} MB  "
                   f"params {res['params_m']:.1f}M  loadavg {tuple(round(x, 2) for x in res['loadavg'])}")
+            base = next((r for r in results if r['config'] == cfg and r['variant'] == 'eager'), None)
+            if base is not None and var != 'eager':
+                d = [abs(a - b) / abs(b) for a, b in zip(res['losses'], base['losses'])]
+                print(f"      loss vs fp32 eager, relative difference per update: {[f'{x:.1e}' for x in d]}")
             if 'breakdown' in res:
                 for k, v in res['breakdown'].items(): print(f"      {k:8s} wall {v['wall']:.3f} s  cpu {v['cpu']:.3f} s")
     if args.json:

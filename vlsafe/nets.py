@@ -165,11 +165,12 @@ class Encoder(nn.Module):
             c = depth * 2 ** i
         self.net = nn.Sequential(*mods)
         self.embed_dim = c * minres * minres
+        self.channels_last = True
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
         lead = img.shape[:-3]
         x = img.reshape(-1, *img.shape[-3:]) - 0.5
-        x = self.net(x.contiguous(memory_format=torch.channels_last))
+        x = self.net(x.contiguous(memory_format=torch.channels_last) if self.channels_last else x)
         return x.reshape(*lead, -1)
 
 class Decoder(nn.Module):
@@ -187,9 +188,10 @@ class Decoder(nn.Module):
             if not last: mods += [ChLayerNorm(out, eps=1e-3), nn.SiLU()]
             c = out
         self.net = nn.Sequential(*mods)
+        self.channels_last = True
 
     def forward(self, feat: torch.Tensor) -> torch.Tensor:
         lead = feat.shape[:-1]
         x = self.inp(feat.reshape(-1, feat.shape[-1])).reshape(-1, self.c0, self.minres, self.minres)
-        x = self.net(x.contiguous(memory_format=torch.channels_last))
+        x = self.net(x.contiguous(memory_format=torch.channels_last) if self.channels_last else x)
         return (x + 0.5).reshape(*lead, *x.shape[1:])

@@ -149,7 +149,8 @@ def resolve_weights(model: str, pretrained: str = '', checkpoint: str = '', allo
     if not tag_cfg:
         raise ConfigError(f"label.pretrained = {pretrained!r} is not a known tag of {model!r}; known: "
                           f"{list_pretrained_tags_by_model(model)}")
-    path = _cached_pretrained(tag_cfg, cache_dir)
+    with hf_offline(True):   # even a local-only lookup would otherwise phone the hub (user-agent registry)
+        path = _cached_pretrained(tag_cfg, cache_dir)
     if path is None and allow_download:
         from open_clip.pretrained import download_pretrained
         try: path = download_pretrained(tag_cfg, cache_dir=cache_dir)
@@ -323,7 +324,7 @@ class ClipScorer:
     def __repr__(self):
         return f"ClipScorer({self.model_name!r}, {self.checkpoint or self.pretrained!r}, dtype={self.dtype!r})"
 
-# %% ../nbs/03_label.ipynb #c029
+# %% ../nbs/03_label.ipynb #c031
 ORACLE_PARAMS = dict(ttc_lo=1.0, ttc_hi=3.0, gap_x=10.0, gap_y=1.0, length=5.0, width=2.0, lane_lo=0.5, lane_span=1.5)
 
 def collision_ahead(collision: np.ndarray, k: int) -> np.ndarray:
@@ -364,7 +365,7 @@ def oracle_prob(collision, ttc, lateral_offset, rel_pos=None, valid=None, k: int
     if len(n) != 1: raise ValueError(f'oracle inputs have different lengths: { {k: len(v) for k, v in risks.items()} }')
     return (1 - np.max(np.stack(list(risks.values())), 0)).astype(np.float32), risks
 
-# %% ../nbs/03_label.ipynb #c033
+# %% ../nbs/03_label.ipynb #c035
 def _other_vehicles(infos: dict):
     "Other vehicles' ego-frame positions (T+1, M, 2), validity mask and sizes from the privileged infos (or Nones)."
     g = lambda k: np.asarray(infos[k]) if k in infos else None
@@ -405,7 +406,7 @@ class OracleScorer:
 
     def __repr__(self): return f'OracleScorer(horizon={self.horizon})'
 
-# %% ../nbs/03_label.ipynb #c037
+# %% ../nbs/03_label.ipynb #c039
 class OracleFallbackWarning(UserWarning):
     "CLIP weights were missing, so the privileged oracle labels instead."
 
@@ -431,7 +432,7 @@ def make_scorer(cfg: LabelConfig, device='cpu') -> SafetyScorer:
         return OracleScorer(cfg.oracle_horizon, fallback_from=dict(
             kind='clip', model=cfg.model, pretrained=cfg.pretrained, checkpoint=os.path.basename(cfg.checkpoint)))
 
-# %% ../nbs/03_label.ipynb #c040
+# %% ../nbs/03_label.ipynb #c042
 def _fingerprint(episodes) -> str:
     h = hashlib.sha256()
     for ep in episodes:

@@ -1,0 +1,69 @@
+"Labeling job: resume after a real SIGKILL, and real-weights checks that skip (with the reason) where no weights exist."
+import json, os, signal, subprocess, sys, textwrap, time
+from pathlib import Path
+import numpy as np
+import pytest
+
+from vlsafe.config import get_config
+from vlsafe.label import CLIP_PRESETS, ClipScorer, clip_weights_available, label_dataset, load_labels
+from vlsafe.store import Store
+
+# A child process labels 6 constructed episodes (8 chunks of 16 frames) with the tiny random CLIP model, slowed down
+# so that the parent can SIGKILL it after the first chunks are on disk.
+CHILD = textwrap.dedent('''
+    import sys, time, warnings, numpy as np, torch
+    torch.set_num_threads(1); warnings.simplefilter('ignore')
+    from vlsafe.config import get_config
+    from vlsafe.label import ClipScorer, label_dataset, TINY_CLIP
+    from vlsafe.store import Store
+    class Ep:
+        def __init__(self, i):
+            self.id, self.policy, self.infos = i, 'expert', {}
+            self.bev = np.random.default_rng(i).integers(0, 256, (20 + i % 2, 32, 32, 3), dtype=np.uint8)
+    class Slow(ClipScorer):
+        def score_frames(self, x):
+            p = super().score_frames(x); print('chunk', flush=True); time.sleep(float(sys.argv[2])); return p
+    cfg = get_config('smoke', {'label.model': TINY_CLIP, 'label.pretrained': 'random', 'label.chunk_frames': 16})
+    print(label_dataset(cfg, 'dataset-kill', Store(sys.argv[1]), progress=False, scorer=Slow(TINY_CLIP, 'random'),
+                        episodes=[Ep(i) for i in range(6)]), flush=True)
+''')
+
+
+def _run(root, delay):
+    return subprocess.Popen([sys.executable, '-c', CHILD, str(root), str(delay)], stdout=subprocess.PIPE, text=True,
+                            env=dict(os.environ, OMP_NUM_THREADS='1'))
+
+
+def test_resume_after_sigkill(tmp_path):
+    proc = _run(tmp_path, 3)
+    try:
+        chunks = tmp_path / 'labels' / '.partial'
+        for line in proc.stdout:          # wait until the third chunk has been scored (two are written by then)
+            if line.strip() == 'chunk' and len(list(chunks.glob('*/chunks/*.npz'))) >= 2: break
+        time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGKILL); proc.wait()
+    done = {p.name: p.stat().st_mtime_ns for p in chunks.glob('*/chunks/*.npz')}
+    assert len(done) in (2, 3), done      # killed mid-job: some chunks on disk, no artifact yet
+    assert not list((tmp_path / 'labels').glob('labels-*/manifest.json'))
+    proc = _run(tmp_path, 0)
+    out, _ = proc.communicate(timeout=600)
+    lines = out.split()
+    assert proc.returncode == 0 and lines.count('chunk') == 8 - len(done), out   # only the unfinished chunks
+    lid = lines[-1]
+    final = Store(tmp_path).path('labels', lid) / 'chunks'
+    assert all((final / n).stat().st_mtime_ns == t for n, t in done.items())     # finished chunks untouched
+    labels = load_labels(lid, Store(tmp_path), dataset_id='dataset-kill')
+    assert sorted(labels) == list(range(6)) and sum(map(len, labels.values())) == 6 * 20 + 3
+    assert all(((v >= 0) & (v <= 1)).all() for v in labels.values())
+
+
+@pytest.mark.skipif(not clip_weights_available(get_config('smoke').label)[0],
+                    reason='needs the ViT-B-32 openai CLIP weights on disk (set label.checkpoint or allow the download)')
+def test_real_clip_prefers_safe_prompt_on_clean_road():
+    "With real weights: p is a probability and the preset loads without network access."
+    sc = ClipScorer.preset('ViT-B-32')
+    frames = np.full((2, 128, 128, 3), 60, np.uint8); frames[:, 70:82, 60:66] = (255, 0, 0)
+    p = sc.score_frames(frames)
+    assert p.shape == (2,) and ((0 < p) & (p < 1)).all() and abs(p[0] - p[1]) < 1e-6
+    assert sc.identity['random_weights'] is False and sc.identity['quick_gelu'] is True

@@ -121,7 +121,8 @@ class AgentConfig:
     beta2: float = F(2.0, lo=0.0, hi=100.0, doc='cost-advantage temperature')
     weight_clip: float = F(20.0, lo=1.0, hi=1e6, doc='upper clip on the advantage weight w')
     entropy: float = F(3e-4, lo=0.0, hi=10.0, doc='entropy regulariser (DreamerV3 actor)')
-    cost_limit: float = F(0.0, lo=0.0, doc='FOSP feasibility threshold on the cost value')
+    cost_limit: float = F(0.1, lo=0.0, doc='FOSP feasibility: V_c(s) <= cost_limit (a small tolerance above 0: '
+                          'the cost critic is a regression, never exactly 0)')
     bc_lr: float = F(1e-4, lo=0.0, hi=1.0, doc='learning rate of the behaviour-policy estimate')
     batch_size: int = F(16, lo=1, hi=4096)
     batch_length: int = F(64, lo=2, hi=4096)

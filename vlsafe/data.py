@@ -4,8 +4,8 @@
 
 # %% ../nbs/02_data.ipynb #c002
 from __future__ import annotations
-import contextlib, dataclasses, hashlib, json, math, multiprocessing as mp, os, queue, shutil, sys, time, warnings
-from concurrent.futures import ThreadPoolExecutor
+import contextlib, hashlib, json, multiprocessing as mp, os, queue, shutil, sys, time, warnings
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -182,13 +182,21 @@ def write_chunk(path: Path, episodes: list[dict], observation_space, action_spac
         summaries.append(dict(_summary(e), files={f.name: _sha256(f) for f in files}))
     atomic_write_json(tmp / 'summary.json', summaries)
     _fsync_tree(tmp)
-    os.replace(tmp, path)
+    try: os.replace(tmp, path)
+    except OSError:
+        if not path.exists(): raise
+        shutil.rmtree(tmp)        # the same chunk, finished by another writer (its content is the same: seeded)
 
 _WORKER: dict = {}
 
 def _worker_init(q):
-    _WORKER['queue'] = q
+    _WORKER.update(queue=q, ppid=os.getppid())
     if 'torch' in sys.modules: sys.modules['torch'].set_num_threads(1)   # one core per worker; never import it here
+
+def _stop_if_orphaned():
+    "A worker whose parent was killed stops instead of finishing (and writing) a chunk nobody waits for."
+    if _WORKER.get('ppid') not in (None, os.getppid()):
+        raise SystemExit('the collecting process died; this worker stops without writing')
 
 def _collect_chunk(job: dict, report: Callable[[int], None] | None = None) -> str:
     "Run the episodes of one chunk and write it; `report(steps)` is called after each episode."
@@ -200,11 +208,13 @@ def _collect_chunk(job: dict, report: Callable[[int], None] | None = None) -> st
     spaces = _spaces(env, job['env'].image_size)
     eps = []
     for i, name, seed in job['items']:
+        _stop_if_orphaned()
         kw = {'epsilon': job['epsilon']} if name == 'eps_random' else {}
         policy = job['policy_fn'](name, env, seed=seed, **kw)
         e = run_episode(env, policy, seed, job['env'].max_steps)
         e.update(id=i, policy=name); eps.append(e)
         report(len(e['rewards']))
+    _stop_if_orphaned()
     write_chunk(Path(job['path']), eps, *spaces)
     return job['path']
 
@@ -242,18 +252,30 @@ def _collect_chunks(work: Path, cfg: Config, progress: bool, env_fn, policy_fn, 
             _WORKER.setdefault('envs', {})
             for job in jobs: _collect_chunk(job, tick)
             return
+        for name, fn in (('env_fn', env_fn), ('policy_fn', policy_fn)):
+            if getattr(fn, '__module__', None) == '__main__':
+                raise ValueError(f"{name}={fn!r} is defined in __main__, which spawned workers cannot import: define it "
+                                 "in a module, or collect with data.workers = 1")
+        import vlsafe.data as lib      # the importable copy: workers unpickle functions by module path
         ctx = mp.get_context(start_method)
         q = ctx.Queue()
-        with ctx.Pool(workers, initializer=_worker_init, initargs=(q,)) as pool:
-            results = pool.imap_unordered(_collect_chunk, jobs)
-            left = len(jobs)
-            while left:
-                with contextlib.suppress(mp.TimeoutError):
-                    results.next(timeout=0.1); left -= 1
-                with contextlib.suppress(queue.Empty):
-                    while True: tick(q.get_nowait())
+        # ProcessPoolExecutor, not Pool: a worker that dies (OOM, kill) breaks it with an error instead of a hang
+        ex = ProcessPoolExecutor(workers, mp_context=ctx, initializer=lib._worker_init, initargs=(q,))
+        def drain(timeout=0.0):
             with contextlib.suppress(queue.Empty):
-                while True: tick(q.get(timeout=0.2))
+                while True: tick(q.get(timeout=timeout) if timeout else q.get_nowait())
+        try:
+            futs = {ex.submit(lib._collect_chunk, job) for job in jobs}
+            while futs:
+                finished, futs = wait(futs, timeout=0.1, return_when=FIRST_COMPLETED)
+                for f in finished: f.result()               # re-raises a worker's error here
+                drain()
+            drain(0.5)
+        except BaseException:
+            for p in list((getattr(ex, '_processes', None) or {}).values()): p.terminate()   # stop at once
+            raise
+        finally:
+            ex.shutdown(wait=True, cancel_futures=True)
     finally:
         bar.close()
 
@@ -299,8 +321,10 @@ def _assemble(work: Path, cfg: Config, dataset_id: str) -> dict:
         st.update_metadata(dict(total_episodes=len(summaries), total_steps=sum(s['steps'] for s in summaries),
                                 dataset_size=st.get_size(),
                                 vlsafe=dict(dataset_id=dataset_id, env=hashable(cfg.env), data=hashable(cfg.data))))
-        check = minari.MinariDataset(data)
-        assert check.total_episodes == cfg.data.episodes, (check.total_episodes, cfg.data.episodes)
+        check = minari.MinariDataset(data)          # Minari's own reader must see every episode
+        if check.total_episodes != cfg.data.episodes or check.total_steps != sum(s['steps'] for s in summaries):
+            raise ArtifactError(f"{data}: Minari sees {check.total_episodes} episodes / {check.total_steps} steps after "
+                                f"assembly, expected {cfg.data.episodes}; collect again (the chunks are kept)")
         atomic_write_json(work / 'episodes.json', sorted(summaries, key=lambda s: s['id']))
         _fsync_tree(tmp)
         os.replace(tmp, work / 'minari')
@@ -383,8 +407,9 @@ def collect_dataset(cfg: Config, store: Store | None = None, progress: bool = Tr
     config = {'env': cfg.env, 'data': cfg.data}
     dataset_id = Store.make_id('dataset', config)
     def build(work: Path) -> dict:
-        _collect_chunks(work, cfg, progress and cfg.run.progress, env_fn or _default_env_fn,
-                        policy_fn or _default_policy_fn, start_method)
+        import vlsafe.data as lib   # module-level defaults that spawned workers can import
+        _collect_chunks(work, cfg, progress and cfg.run.progress, env_fn or lib._default_env_fn,
+                        policy_fn or lib._default_policy_fn, start_method)
         return _assemble(work, cfg, dataset_id)
     return store.build('dataset', config, None, build)
 
@@ -551,6 +576,9 @@ class SequenceSampler:
         out = self._alloc(self.B)
         for b, (i, s) in enumerate(zip(eps, g - self.starts[eps])): self._fill(out, b, int(i), int(s))
         return out
+
+    def state_dict(self) -> dict: return {'rng': self.rng.bit_generator.state}
+    def load_state_dict(self, state: dict): self.rng.bit_generator.state = state['rng']
 
     def __iter__(self) -> Iterator[dict]: return self
     def __next__(self) -> dict: return self.sample()

@@ -163,7 +163,7 @@ class Config:
 PROFILES: dict[str, dict[str, Any]] = {
     'smoke': {
         'env.image_size': 64, 'env.max_steps': 100, 'env.vehicles_count': 10,
-        'data.episodes': 12, 'data.chunk_episodes': 4,
+        'data.episodes': 12, 'data.chunk_episodes': 3,
         'wm.image_size': 32, 'wm.deter': 64, 'wm.units': 64, 'wm.stoch': 8, 'wm.classes': 8, 'wm.layers': 1,
         'wm.cnn_depth': 8, 'wm.bins': 63, 'wm.batch_size': 8, 'wm.batch_length': 16, 'wm.steps': 60,
         'wm.lr': 3e-4, 'wm.log_every': 10, 'wm.ckpt_every': 30,

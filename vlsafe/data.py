@@ -370,6 +370,7 @@ def plot_card(index: list[dict], path=None, title: str = ''):
     for n in sorted({r['policy'] for r in index}):
         rows = [r for r in index if r['policy'] == n]
         ax.scatter([r['cost'] for r in rows], [r['ret'] for r in rows], s=18, alpha=.75, label=f'{n} ({len(rows)})')
+    ax.set_xlim(-0.5, max([1.0] + [1.05 * r['cost'] + 0.5 for r in index]))   # cost >= 0; all-zero stays readable
     ax.set_xlabel('episode cost (sum of per-step costs)'); ax.set_ylabel('episode return (undiscounted)')
     ax.set_title(title, fontsize=8); ax.grid(alpha=.3); ax.legend(fontsize=7, title='policy (episodes)', title_fontsize=7)
     fig.tight_layout()
@@ -431,11 +432,12 @@ def _column(tb, name: str, file: Path):
     if name not in tb.column_names: raise ArtifactError(f"{file}: no '{name}' column; this is not a vlsafe Minari episode file")
     return tb.column(name).combine_chunks()
 
-def _to_numpy(arr, n: int):
+def _to_numpy(arr, n: int) -> np.ndarray:
+    "An owned, writable numpy array (zero-copy views of Arrow buffers are read-only, which torch warns about)."
     import pyarrow as pa
-    if pa.types.is_fixed_size_list(arr.type):
-        return arr.flatten().to_numpy(zero_copy_only=False).reshape(n, -1)
-    return arr.to_numpy(zero_copy_only=False)
+    if pa.types.is_fixed_size_list(arr.type): out = arr.flatten().to_numpy(zero_copy_only=False).reshape(n, -1)
+    else: out = arr.to_numpy(zero_copy_only=False)
+    return out if out.flags.writeable else out.copy()
 
 def _read_episode(data: Path, row: dict, S: int, discrete: bool, verify: bool, fix: str) -> Episode:
     import pyarrow as pa, pyarrow.parquet as pq

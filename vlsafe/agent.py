@@ -21,7 +21,8 @@ from .world_model import action_spec, _sampler_state, _sampler_restore
 __all__ = ['ACTOR_LOSSES', 'lambda_return', 'ReturnNorm', 'advantage_weight', 'feasible', 'loss_vlsafe', 'loss_vlsafe_nc',
            'loss_fosp', 'loss_dreamerv3', 'actor_loss', 'action_dim', 'BoundedNormal', 'ActionHead', 'to_agent_action',
            'to_env_action', 'Critic', 'ema_update', 'critic_loss', 'Imagined', 'imagine', 'flatten_states',
-           'one_step_advantages', 'Agent', 'prepare', 'fit', 'train_agent', 'AgentPolicy', 'load_agent', 'load_policy']
+           'one_step_advantages', 'Agent', 'prepare', 'fit', 'train_agent', 'AgentPolicy', 'load_agent', 'load_policy',
+           'rollout_panel', 'plot_imagination']
 
 # %% ../nbs/05_agent.ipynb #c005
 def lambda_return(reward: torch.Tensor, cont: torch.Tensor, value: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
@@ -461,3 +462,50 @@ def load_policy(agent_id: str, store: Store | None = None, device: str = 'cpu', 
     "A policy that runs in the env from BEV observations (see `AgentPolicy`)."
     agent, wm, _ = load_agent(agent_id, store, device)
     return AgentPolicy(wm, agent.actor, agent.info, sample=sample, device=device)
+
+# %% ../nbs/05_agent.ipynb #c051
+@torch.no_grad()
+def rollout_panel(agent: Agent, wm, batch: dict, n: int = 3, horizon: int | None = None, seed: int = 0) -> dict:
+    "Imagined rollouts from the first frame of `n` sequences of `batch`, with r̂, ĉ, p̂, Â_r, Â_c and w per step (numpy)."
+    torch.manual_seed(seed)
+    H = horizon or agent.cfg.horizon
+    data, post = prepare(wm, {k: v[:n] for k, v in batch.items()})
+    start = {k: v[:, 0] for k, v in post.items()}
+    traj = imagine(wm, agent.actor, start, H)
+    v_r, v_c = agent.critic_r(traj.feat).mean(), agent.critic_c(traj.feat).mean()
+    a_b = agent.bc(traj.feat[:-1]).sample()
+    ar, ac = one_step_advantages(wm, agent.critic_r, agent.critic_c, traj, a_b, v_r, v_c, agent.cfg.gamma)
+    ar, ac = ar / agent.norm_r.scale, ac / agent.norm_c.scale
+    c = agent.cfg
+    w = advantage_weight(ar, ac, traj.p[:-1], c.beta1, c.beta2, c.weight_clip)
+    frames = wm.decode(traj.feat).mean().clamp(0, 1).permute(0, 1, 3, 4, 2)      # (H+1, n, S, S, 3)
+    np_ = lambda x: x.detach().cpu().numpy().swapaxes(0, 1)                       # -> (n, time, ...)
+    return dict(frames=np_(frames), reward=np_(traj.reward), cost=np_(traj.cost), p=np_(traj.p), adv_r=np_(ar),
+                adv_c=np_(ac), w=np_(w), real=np.asarray(batch['image'][:n, 0]))
+
+def plot_imagination(panel: dict, every: int = 3, path=None):
+    "Rows: one rollout each — decoded frames every `every` steps, then p̂, and w with Â_r/Â_c along the horizon."
+    import matplotlib.pyplot as plt
+    n, T1 = panel['p'].shape
+    cols = list(range(0, T1, every))
+    fig = plt.figure(figsize=(2.0 * (len(cols) + 4), 2.2 * n), constrained_layout=True)
+    gs = fig.add_gridspec(n, len(cols) + 4)
+    t = np.arange(T1)
+    for i in range(n):
+        for j, k in enumerate(cols):
+            ax = fig.add_subplot(gs[i, j]); ax.imshow(panel['frames'][i, k]); ax.set_xticks([]); ax.set_yticks([])
+            ax.set_title(f'step {k}  p̂={panel["p"][i, k]:.2f}', fontsize=8)
+        ax = fig.add_subplot(gs[i, len(cols):len(cols) + 2])
+        ax.plot(t, panel['p'][i], 'k-', label='p̂ (safety head)'); ax.set_ylim(-0.05, 1.05)
+        ax.plot(t[1:], np.clip(panel['cost'][i], 0, 1), 'r--', label='ĉ (clipped to 1)')
+        ax.set_xlabel('imagination step'); ax.set_ylabel('probability / cost'); ax.legend(fontsize=7)
+        ax = fig.add_subplot(gs[i, len(cols) + 2:])
+        ax.plot(t[:-1], panel['w'][i], 'b-', label='w (VL-SAFE weight)'); ax.set_yscale('log')
+        ax.set_xlabel('imagination step'); ax.set_ylabel('w (log scale)')
+        ax2 = ax.twinx(); ax2.plot(t[:-1], panel['adv_r'][i], 'g:', label='Â_r'); ax2.plot(t[:-1], panel['adv_c'][i], 'm:', label='Â_c')
+        ax2.set_ylabel('normalised advantage')
+        h1, l1 = ax.get_legend_handles_labels(); h2, l2 = ax2.get_legend_handles_labels(); ax.legend(h1 + h2, l1 + l2, fontsize=7)
+    if path is not None:
+        from vlsafe.store import atomic_path
+        with atomic_path(path) as tmp: fig.savefig(tmp, dpi=90, format=Path(path).suffix[1:])
+    return fig

@@ -409,8 +409,9 @@ def collect_dataset(cfg: Config, store: Store | None = None, progress: bool = Tr
     dataset_id = Store.make_id('dataset', config)
     def build(work: Path) -> dict:
         import vlsafe.data as lib   # module-level defaults that spawned workers can import
-        _collect_chunks(work, cfg, progress and cfg.run.progress, env_fn or lib._default_env_fn,
-                        policy_fn or lib._default_policy_fn, start_method)
+        if not (work / 'minari').exists():   # else a crash hit after assembly: only the card and commit are left
+            _collect_chunks(work, cfg, progress and cfg.run.progress, env_fn or lib._default_env_fn,
+                            policy_fn or lib._default_policy_fn, start_method)
         return _assemble(work, cfg, dataset_id)
     return store.build('dataset', config, None, build)
 

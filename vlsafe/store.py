@@ -57,14 +57,17 @@ def git_commit(cwd=None) -> str:
     except Exception: return 'unknown'
 
 def machine_info() -> dict:
-    "What ran it: host, CPU count, platform, library versions, accelerator."
+    "What ran it: host, CPU count, platform, library versions, accelerator (only if torch is already loaded)."
+    import importlib.metadata as md, sys
     info = dict(host=socket.gethostname(), platform=platform.platform(), python=platform.python_version(),
                 cpus=os.cpu_count(), numpy=np.__version__)
-    try:
-        import torch
-        info.update(torch=torch.__version__, threads=torch.get_num_threads(),
+    for pkg in ('torch', 'open_clip_torch', 'highway-env', 'gymnasium', 'minari'):
+        try: info[pkg] = md.version(pkg)
+        except md.PackageNotFoundError: pass
+    torch = sys.modules.get('torch')   # importing torch just to describe the machine costs seconds
+    if torch is not None:
+        info.update(threads=torch.get_num_threads(),
                     cuda=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
-    except Exception: pass
     return info
 
 def seed_everything(seed: int) -> np.random.Generator:

@@ -5,8 +5,10 @@ Two fixed configurations (64×64×3 input, Discrete(15) actions, fp32, 2 threads
   - tiny:  batch 16 × length 32, deter 256, units 256, 16×16 stochastic, CNN depth 16  (target: full ≤ 0.8 s)
 For each it times, on the same sampler-format synthetic batch: the world-model update alone (`WorldModel.update`),
 the agent update alone (`Agent.update`: imagination, λ-returns, both critics, π_b, actor), and the two in sequence
-(one full training step), plus a split of the agent update into imagination and the rest. Each figure is the
-median of `--repeats` runs after one warm-up; the machine may be shared, so the load average is printed beside them.
+(one full training step), plus the imagination alone. Each figure is the median of `--repeats` runs after one
+warm-up. The machine may be shared: the load average is printed beside the figures, and the process CPU time too
+(with `--threads 1` it is a load-robust measure of the work; with 2 threads under oversubscription it also counts
+OpenMP spin-waiting).
 
     python benchmarks/agent_speed.py                       # both configs, objective vlsafe
     python benchmarks/agent_speed.py --configs tiny --objective dreamerv3 --repeats 5
@@ -23,11 +25,13 @@ CONFIGS = {
                          batch_size=16, batch_length=32), target_s=0.8),
 }
 
-def timed(fn, repeats: int) -> list[float]:
-    out = []
+def timed(fn, repeats: int) -> tuple[list[float], list[float]]:
+    "Wall-clock and process CPU seconds of `repeats` calls."
+    wall, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter(); fn(); out.append(time.perf_counter() - t0)
-    return out
+        t0, c0 = time.perf_counter(), time.process_time(); fn()
+        wall.append(time.perf_counter() - t0); cpu.append(time.process_time() - c0)
+    return wall, cpu
 
 def bench(name: str, objective: str, repeats: int, horizon: int) -> dict:
     from vlsafe.config import WorldModelConfig, AgentConfig
@@ -60,8 +64,9 @@ def bench(name: str, objective: str, repeats: int, horizon: int) -> dict:
                loadavg_before=[round(x, 2) for x in os.getloadavg()])
     for key, fn in [('wm_update_s', wm_update), ('agent_update_s', agent_update), ('imagine_s', imagination),
                     ('full_update_s', full_update)]:
-        ts = timed(fn, repeats)
+        ts, cs = timed(fn, repeats)
         row[key] = round(statistics.median(ts), 3); row[key.replace('_s', '_min_s')] = round(min(ts), 3)
+        row[key.replace('_s', '_cpu_s')] = round(statistics.median(cs), 3)
     row['target_full_s'] = spec['target_s']
     row['loadavg_after'] = [round(x, 2) for x in os.getloadavg()]
     row['peak_rss_gib'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
@@ -84,11 +89,13 @@ def main(argv=None):
         row = bench(name, a.objective, a.repeats, a.horizon); rows.append(row); print(row, flush=True)
     out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(dict(argv=sys.argv, rows=rows), indent=1))
-    print('\n| config | objective | WM update (s) | agent update (s) | of which imagination (s) | full update (s) | target (s) | load avg (1 min) |')
-    print('|---|---|---|---|---|---|---|---|')
+    print('\n| config | objective | threads | WM update (s) | agent update (s) | of which imagination (s) | full update (s) | '
+          'full update CPU (s) | target (s) | load avg (1 min) |')
+    print('|---|---|---|---|---|---|---|---|---|---|')
     for r in rows:
-        print(f"| {r['config']} | {r['objective']} | {r['wm_update_s']:.3f} | {r['agent_update_s']:.3f} | "
-              f"{r['imagine_s']:.3f} | {r['full_update_s']:.3f} | ≤ {r['target_full_s']} | {r['loadavg_after'][0]} |")
+        print(f"| {r['config']} | {r['objective']} | {r['threads']} | {r['wm_update_s']:.3f} | {r['agent_update_s']:.3f} | "
+              f"{r['imagine_s']:.3f} | {r['full_update_s']:.3f} | {r['full_update_cpu_s']:.3f} | ≤ {r['target_full_s']} | "
+              f"{r['loadavg_after'][0]} |")
 
 if __name__ == '__main__':
     main()

@@ -453,5 +453,6 @@ d = { 'settings': { 'branch': 'main',
                                     'vlsafe.world_model.read_checkpoint': ('world_model.html#read_checkpoint', 'vlsafe/world_model.py'),
                                     'vlsafe.world_model.save_checkpoint': ('world_model.html#save_checkpoint', 'vlsafe/world_model.py'),
                                     'vlsafe.world_model.synthetic_batch': ('world_model.html#synthetic_batch', 'vlsafe/world_model.py'),
+                                    'vlsafe.world_model.train_threads': ('world_model.html#train_threads', 'vlsafe/world_model.py'),
                                     'vlsafe.world_model.train_world_model': ('world_model.html#train_world_model', 'vlsafe/world_model.py'),
                                     'vlsafe.world_model.world_model_id': ('world_model.html#world_model_id', 'vlsafe/world_model.py')}}}

@@ -17,8 +17,8 @@ from .store import ArtifactError, Store, atomic_path, atomic_write_json, seed_ev
 
 # %% auto #0
 __all__ = ['action_spec', 'synthetic_batch', 'WorldModel', 'NonFiniteLossError', 'save_checkpoint', 'read_checkpoint', 'fit',
-           'world_model_id', 'train_world_model', 'load_world_model', 'open_loop', 'horizon_error', 'plot_open_loop',
-           'plot_heads']
+           'train_threads', 'world_model_id', 'train_world_model', 'load_world_model', 'open_loop', 'horizon_error',
+           'plot_open_loop', 'plot_heads']
 
 # %% ../nbs/04_world_model.ipynb #c005
 def action_spec(space) -> dict:
@@ -327,6 +327,12 @@ def _dataset_action_spec(store: Store, dataset_id: str, episodes) -> dict:
     if mode is None: mode = 'discrete' if np.issubdtype(np.asarray(episodes[0].actions).dtype, np.integer) else 'continuous'
     return {'kind': 'discrete', 'n': 15} if mode == 'discrete' else {'kind': 'box', 'low': [-3., -1.], 'high': [3., 1.]}
 
+def train_threads(cfg: Config) -> int:
+    """Threads for training: `cfg.run.threads`, but one for small (smoke-sized, units < 256) models, whose ops are
+    too small to split — on a shared machine two spinning OpenMP threads made a smoke update 60x slower (5.8 s vs
+    0.1 s, load 9)."""
+    return cfg.run.threads if cfg.wm.units >= 256 else 1
+
 def world_model_id(cfg: Config, dataset_id: str, labels_id: str | None) -> str:
     return Store.make_id('wm', cfg.wm, {'dataset': dataset_id, 'labels': labels_id or ''})
 
@@ -342,12 +348,13 @@ def train_world_model(cfg: Config, dataset_id: str, labels_id: str | None, store
         if labels_id:
             from vlsafe.label import load_labels
             labels = load_labels(labels_id, store)
-        torch.set_num_threads(cfg.run.threads)
         seed_everything(cfg.wm.seed)
         wm = WorldModel(cfg.wm, _dataset_action_spec(store, dataset_id, episodes)).to(cfg.run.device)
         sampler = SequenceSampler(episodes, cfg.wm.batch_size, cfg.wm.batch_length, seed=cfg.wm.seed, labels=labels)
-        t0 = time.time()
-        last = fit(wm, sampler, dir, progress=progress)
+        t0, threads = time.time(), torch.get_num_threads()
+        torch.set_num_threads(train_threads(cfg))
+        try: last = fit(wm, sampler, dir, progress=progress)
+        finally: torch.set_num_threads(threads)
         save_checkpoint(dir / 'wm.pt', wm, None, cfg.wm.steps, dict(inputs=inputs))
         return dict(steps=cfg.wm.steps, final_metrics=last, action_spec=wm.spec, train_time_s=time.time() - t0,
                     config_hash=stable_hash(cfg.wm))

@@ -489,22 +489,24 @@ def rollout_panel(agent: Agent, wm, batch: dict, n: int = 3, horizon: int | None
                 adv_c=np_(ac), w=np_(w), real=np.asarray(batch['image'][:n, 0]))
 
 def plot_imagination(panel: dict, every: int = 3, path=None):
-    "Rows: one rollout each — decoded frames every `every` steps, then p̂, and w with Â_r/Â_c along the horizon."
+    "Rows: one rollout each — the real start frame, decoded frames every `every` steps, p̂ and ĉ, w with Â_r/Â_c."
     import matplotlib.pyplot as plt
     n, T1 = panel['p'].shape
     cols = list(range(0, T1, every))
-    fig = plt.figure(figsize=(2.0 * (len(cols) + 4), 2.2 * n), constrained_layout=True)
-    gs = fig.add_gridspec(n, len(cols) + 4)
+    fig = plt.figure(figsize=(2.0 * (len(cols) + 5), 2.2 * n), constrained_layout=True)
+    gs = fig.add_gridspec(n, len(cols) + 5)
     t = np.arange(T1)
     for i in range(n):
-        for j, k in enumerate(cols):
+        ax = fig.add_subplot(gs[i, 0]); ax.imshow(panel['real'][i]); ax.set_xticks([]); ax.set_yticks([])
+        ax.set_title('dataset frame (start)', fontsize=8)
+        for j, k in enumerate(cols, start=1):
             ax = fig.add_subplot(gs[i, j]); ax.imshow(panel['frames'][i, k]); ax.set_xticks([]); ax.set_yticks([])
             ax.set_title(f'step {k}  p̂={panel["p"][i, k]:.2f}', fontsize=8)
-        ax = fig.add_subplot(gs[i, len(cols):len(cols) + 2])
+        ax = fig.add_subplot(gs[i, len(cols) + 1:len(cols) + 3])
         ax.plot(t, panel['p'][i], 'k-', label='p̂ (safety head)'); ax.set_ylim(-0.05, 1.05)
         ax.plot(t[1:], np.clip(panel['cost'][i], 0, 1), 'r--', label='ĉ (clipped to 1)')
         ax.set_xlabel('imagination step'); ax.set_ylabel('probability / cost'); ax.legend(fontsize=7)
-        ax = fig.add_subplot(gs[i, len(cols) + 2:])
+        ax = fig.add_subplot(gs[i, len(cols) + 3:])
         ax.plot(t[:-1], panel['w'][i], 'b-', label='w (VL-SAFE weight)'); ax.set_yscale('log')
         ax.set_xlabel('imagination step'); ax.set_ylabel('w (log scale)')
         ax2 = ax.twinx(); ax2.plot(t[:-1], panel['adv_r'][i], 'g:', label='Â_r'); ax2.plot(t[:-1], panel['adv_c'][i], 'm:', label='Â_c')

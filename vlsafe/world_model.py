@@ -320,7 +320,7 @@ def fit(wm: WorldModel, sampler, work, steps: int | None = None, progress: bool 
         if writer: writer.close()
     return last
 
-# %% ../nbs/04_world_model.ipynb #c025
+# %% ../nbs/04_world_model.ipynb #c027
 def _dataset_action_spec(store: Store, dataset_id: str, episodes) -> dict:
     try: mode = store.manifest('dataset', dataset_id)['config']['env']['action_mode']
     except Exception: mode = None
@@ -371,7 +371,7 @@ def load_world_model(wm_id: str, store: Store | None = None, device: str = 'cpu'
     wm.load_state_dict(ck['model'])
     return wm.eval()
 
-# %% ../nbs/04_world_model.ipynb #c029
+# %% ../nbs/04_world_model.ipynb #c031
 @torch.no_grad()
 def open_loop(wm: WorldModel, batch: dict, context: int = 5, sample: bool = False) -> dict:
     """Observe `context` frames of each sequence, imagine the rest under the logged actions. Returns numpy arrays:

@@ -363,9 +363,10 @@ def fit(agent: Agent, wm, sampler, work: Path, wm_id: str = '', progress: bool =
         m = agent.update(wm, data, post)
         bad = [k for k in ('actor_loss', 'critic_r_loss', 'critic_c_loss', 'bc_loss') if not math.isfinite(m[k])]
         if bad:
-            raise FloatingPointError(f"non-finite {bad} at agent update {step + 1}; the last good checkpoint "
-                                     f"({ckpt.name}, step {step // cfg.ckpt_every * cfg.ckpt_every}) is kept — "
-                                     "lower agent.actor_lr/critic_lr or check the world model")
+            kept = (f"the last good checkpoint {ckpt} (update {torch.load(ckpt, weights_only=True)['step']}) is kept"
+                    if ckpt.exists() else "no checkpoint had been written yet")
+            raise FloatingPointError(f"non-finite {bad} at agent update {step + 1}; {kept}. Lower "
+                                     "agent.actor_lr / agent.critic_lr, or check the world model's predictions")
         step += 1
         if step % cfg.log_every == 0 or step == cfg.steps:
             if 'p' in data: m['p_label'] = data['p'].mean().item()
@@ -468,7 +469,7 @@ def load_policy(agent_id: str, store: Store | None = None, device: str = 'cpu', 
     agent, wm, _ = load_agent(agent_id, store, device)
     return AgentPolicy(wm, agent.actor, agent.info, sample=sample, device=device)
 
-# %% ../nbs/05_agent.ipynb #c051
+# %% ../nbs/05_agent.ipynb #c053
 @torch.no_grad()
 def rollout_panel(agent: Agent, wm, batch: dict, n: int = 3, horizon: int | None = None, seed: int = 0) -> dict:
     "Imagined rollouts from the first frame of `n` sequences of `batch`, with r̂, ĉ, p̂, Â_r, Â_c and w per step (numpy)."

@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed
 PROFILE ?= small
 EXPERIMENT ?= table1
 export VLSAFE_HOME ?= $(CURDIR)/data
+# see benchmarks/wm_speed.py: busy-waiting OpenMP threads slow the recurrent loop ~10x on shared cores
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: install smoke test test-nb test-py export lab reproduce clean-data help
 

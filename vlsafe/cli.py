@@ -5,6 +5,9 @@
 # %% ../nbs/08b_cli.ipynb #c002
 from __future__ import annotations
 import argparse, json, os, sys, time
+# OpenMP's busy-waiting makes the recurrent loop ~10x slower when cores are shared (measured with
+# benchmarks/wm_speed.py); it must be set before torch starts its thread pool, and papermill kernels inherit it.
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 from pathlib import Path
 import yaml
 from .config import ConfigError, get_config, TASKS, OBJECTIVES

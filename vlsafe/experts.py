@@ -181,15 +181,31 @@ class RuleDriver:
 
 # %% ../nbs/02a_experts.ipynb #c014
 class EpsRandom(RuleDriver):
-    "The expert, replaced by a uniformly random action with probability `epsilon`."
+    """The expert, with a share `epsilon` of its steps replaced by uniformly random actions that come in bursts:
+    a burst repeats one random action for 1-8 steps (mean 4.5); bursts start so that the share of random steps is ε."""
+    MAX_HOLD = 8
+
     def __init__(self, env, epsilon: float = 0.3, seed: int = 0, params: DriverParams = EXPERT):
         if not 0.0 <= epsilon <= 1.0: raise ValueError(f"epsilon must be in [0, 1], got {epsilon}")
         self.epsilon = float(epsilon)
         super().__init__(env, params, seed)
 
+    def reset(self, seed: int | None = None):
+        super().reset(seed)
+        self.hold, self.held = 0, None
+
     def act(self, obs=None, info=None):
         a = super().act(obs, info)                                 # keep the controller's state up to date
-        if self.rng.random() < self.epsilon: return random_action(self.env.action_space, self.rng)
+        self.last_random = True
+        if self.hold > 0:
+            self.hold -= 1; return self.held
+        # burst start probability p such that the long-run share of random steps p·h / (p·h + 1 − p) equals ε
+        h, eps = (1 + self.MAX_HOLD) / 2, self.epsilon
+        if self.rng.random() < eps / (h * (1 - eps) + eps):
+            self.held = random_action(self.env.action_space, self.rng)
+            self.hold = int(self.rng.integers(0, self.MAX_HOLD))   # further steps to repeat it
+            return self.held
+        self.last_random = False
         return a
 
 class LateBraking(RuleDriver):

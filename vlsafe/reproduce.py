@@ -138,10 +138,13 @@ def run_notebook(cell: dict, results='results', nb_dir: Path | None = None, kern
     out = cell_out_dir(cell, results); out.mkdir(parents=True, exist_ok=True)
     params = {k: v for k, v in cell.items() if k != 'experiment'} | {'experiment': cell['experiment'],
                                                                      'results': str(Path(results).resolve())}
-    dst = out / src.name
-    with atomic_path(dst) as tmp:
+    dst, tmp = out / src.name, out / f'.{src.stem}.{os.getpid()}.tmp.ipynb'   # papermill wants an .ipynb name
+    try:
         pm.execute_notebook(str(src), str(tmp), parameters=params, kernel_name=kernel, progress_bar=False,
                             cwd=str(src.parent), log_output=False)
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
     return dst
 
 def reproduce(experiment: str = 'table1', profile: str = 'small', tasks=None, methods=None, seeds=None,

@@ -231,7 +231,8 @@ def plot_return_cost(table: pd.DataFrame, path, title: str):
         ax.set_xlabel('episode cost (sum of per-step costs)'); ax.set_ylabel('episode return')
         ax.set_title(TASK_NAMES.get(task, task)); ax.grid(alpha=.3)
     axes[0][0].legend(fontsize=7)
-    fig.suptitle(title, fontsize=9); fig.tight_layout()
+    import textwrap
+    fig.suptitle(textwrap.fill(title, 55 * len(tasks)), fontsize=8); fig.tight_layout()
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp: fig.savefig(tmp, dpi=120, format=path.suffix[1:])
     plt.close(fig)
@@ -248,7 +249,8 @@ def aggregate(experiment: str, profile: str, results='results', figures='figures
     name = f'{experiment}_{profile}'
     scorers = ', '.join(sorted(set(table['scorer'])))
     caption = (f'{experiment}, profile {profile}: mean ± SEM over seeds × episodes; safety labels by {scorers}; '
-               f"[paper's Table I value]. Our tasks run on highway-env, the paper's on CARLA: compare trends, not digits.")
+               f"[paper's Table I value]. Episodes of at most {max(r['config']['env']['max_steps'] for r in runs)} steps "
+               f"(paper: 500) on highway-env (paper: CARLA): compare trends, not digits.")
     tdir = Path(results) / 'tables'; tdir.mkdir(parents=True, exist_ok=True)
     with atomic_path(tdir / f'{name}.csv') as tmp: table.to_csv(tmp, index=False)
     atomic_write_text(tdir / f'{name}.md', to_markdown(table, caption))

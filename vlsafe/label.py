@@ -425,7 +425,8 @@ def make_scorer(cfg: LabelConfig, device='cpu') -> SafetyScorer:
     try:
         return ClipScorer.from_config(cfg, device)
     except WeightsUnavailable as e:
-        if not cfg.fallback_to_oracle: raise
+        # a checkpoint path the user named is a bad input, not a missing download: say so instead of falling back
+        if not cfg.fallback_to_oracle or cfg.checkpoint: raise
         msg = (f"\n{'!' * 100}\n!! NO CLIP WEIGHTS: {e}\n!! LABELLING WITH THE PRIVILEGED ORACLE INSTEAD (label.fallback_to_oracle"
                f"=true). These are NOT VLM labels; the labels' identity records kind='oracle'.\n{'!' * 100}")
         warnings.warn(msg, OracleFallbackWarning, stacklevel=2)

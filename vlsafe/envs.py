@@ -20,9 +20,9 @@ from .bev import BEVRenderer, box_corners, to_ego_frame
 
 # %% auto #0
 __all__ = ['ACC', 'STEER', 'CONT_LOW', 'CONT_HIGH', 'MAX_STEER', 'V_DES', 'WAYPOINT_SPACING', 'LANE_PENALTY_M', 'OUT_OF_LANE_M',
-           'OFF_ROUTE_M', 'R_WAYPOINT', 'R_COLLISION', 'R_LANE', 'R_ARRIVE', 'N_NEAR', 'NEAR_M', 'EGO_LENGTH',
-           'EGO_WIDTH', 'BUILDERS', 'decode_action', 'Route', 'lane_points', 'blend', 'NPC', 'FastRoad', 'intent_path',
-           'spawn', 'Scene', 'build_four_lane', 'add_intersection', 'build_turn', 'build_grid_network',
+           'OFF_ROUTE_M', 'R_WAYPOINT', 'R_COLLISION', 'R_LANE', 'R_ARRIVE', 'N_NEAR', 'NEAR_M', 'STUCK_S',
+           'EGO_LENGTH', 'EGO_WIDTH', 'BUILDERS', 'decode_action', 'Route', 'lane_points', 'blend', 'NPC', 'FastRoad',
+           'intent_path', 'spawn', 'Scene', 'build_four_lane', 'add_intersection', 'build_turn', 'build_grid_network',
            'build_navigation', 'build_roundabout', 'build_lane_merge', 'build_overtake', 'cardreamer_reward',
            'safety_cost', 'rects_overlap', 'DrivingEnv', 'make_task']
 
@@ -36,6 +36,7 @@ WAYPOINT_SPACING = 2.0
 LANE_PENALTY_M, OUT_OF_LANE_M, OFF_ROUTE_M = 0.5, 1.0, 3.0
 R_WAYPOINT, R_COLLISION, R_LANE, R_ARRIVE = 2.0, 30.0, 3.0, 20.0
 N_NEAR, NEAR_M = 8, 50.0                     # privileged state: up to 8 vehicles within 50 m
+STUCK_S = 8.0                                # an NPC standing still this long leaves (IDM gridlock breaker)
 EGO_LENGTH, EGO_WIDTH = 5.0, 2.0
 
 def decode_action(a, mode: str):
@@ -126,9 +127,12 @@ def blend(p, q, s0: float, s1: float, s):
 # %% ../nbs/01_envs.ipynb #c014
 class NPC(IDMVehicle):
     "An IDM/MOBIL background vehicle whose lane lookup is local (fast on large networks) and that never reverses."
+    stopped_for: float = 0.0                         # seconds at standstill (gridlock breaker, see `_replace_npcs`)
+
     def step(self, dt: float) -> None:
         super().step(dt)
         self.speed = max(float(self.speed), 0.0)     # highway-env lets IDM brake into reverse; cars stop instead
+        self.stopped_for = self.stopped_for + dt if self.speed < 0.1 else 0.0
 
     def on_state_update(self) -> None:
         if not self.road: return
@@ -694,7 +698,8 @@ class DrivingEnv(gym.Env):
             li = getattr(v, 'target_lane_index', None)          # placed vehicles (tests) have no lane plan
             finished = li is not None and (not v.route or len(v.route) <= 1) \
                 and v.road.network.get_lane(li).after_end(v.position) and not v.road.network.graph.get(li[1])
-            if finished or np.linalg.norm(v.position - e.position) > sc.remove_far: gone.append(v)
+            stuck = getattr(v, 'stopped_for', 0.0) > STUCK_S
+            if finished or stuck or np.linalg.norm(v.position - e.position) > sc.remove_far: gone.append(v)
         for v in gone:
             self.road.vehicles.remove(v)
             if sc.respawn: sc.respawn(self.road, self.np_random, e.position)

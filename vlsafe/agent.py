@@ -14,15 +14,15 @@ from torch import nn
 import torch.nn.functional as Fn
 from .config import Config, AgentConfig, OBJECTIVES, ConfigError, stable_hash, to_dict
 from .store import Store, ArtifactError, atomic_path, atomic_write_json, seed_everything
-from .nets import MLP, OneHotDist, TwoHotDist, symlog_bins
+from .nets import MLP, OneHotDist, OneHotFeat, TwoHotDist, symlog_bins
 from .world_model import action_spec, _sampler_state, _sampler_restore
 
 # %% auto #0
 __all__ = ['ACTOR_LOSSES', 'lambda_return', 'ReturnNorm', 'advantage_weight', 'feasible', 'loss_vlsafe', 'loss_vlsafe_nc',
            'loss_fosp', 'loss_dreamerv3', 'actor_loss', 'action_dim', 'BoundedNormal', 'ActionHead', 'to_agent_action',
-           'to_env_action', 'Critic', 'ema_update', 'critic_loss', 'Imagined', 'imagine', 'flatten_states',
-           'one_step_advantages', 'Agent', 'prepare', 'fit', 'train_agent', 'AgentPolicy', 'load_agent', 'load_policy',
-           'rollout_panel', 'plot_imagination']
+           'to_env_action', 'Critic', 'ema_update', 'critic_loss', 'Imagined', 'detached_feat', 'imagine',
+           'flatten_states', 'one_step_advantages', 'Agent', 'prepare', 'fit', 'train_agent', 'AgentPolicy',
+           'load_agent', 'load_policy', 'rollout_panel', 'plot_imagination']
 
 # %% ../nbs/05_agent.ipynb #c005
 def lambda_return(reward: torch.Tensor, cont: torch.Tensor, value: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
@@ -176,6 +176,12 @@ class Imagined:
     cost: torch.Tensor     # (H, N) ĉ
     cont: torch.Tensor     # (H, N) continue probability of s_{t+1}
     p: torch.Tensor        # (H+1, N) p̂(s_t) from the safety head
+    sfeat: Any = None      # `feat` detached, as a `OneHotFeat` when the stochastic states are exactly one-hot
+
+def detached_feat(wm, state: dict) -> OneHotFeat | torch.Tensor:
+    "Detached features of `state`: a `OneHotFeat` (cheaper for every MLP) when `stoch` is exactly one-hot, else dense."
+    f = OneHotFeat.of(state['deter'].detach(), state['stoch'].detach())
+    return f if f is not None else wm.feat(state).detach()
 
 def imagine(wm, actor: Callable, start: dict, horizon: int, grad: bool = False) -> Imagined:
     "Roll `wm` forward `horizon` steps from `start` (N, …) with actions from `actor(feat)`; read r̂, ĉ, continue and p̂."
@@ -183,13 +189,14 @@ def imagine(wm, actor: Callable, start: dict, horizon: int, grad: bool = False) 
     with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
         state, states, actions = start, [start], []
         for _ in range(horizon):
-            a = actor(wm.feat(state).detach()).sample()
+            a = actor(detached_feat(wm, state)).sample()
             state = wm.img_step(state, a)
             states.append(state); actions.append(a)
         st = {k: torch.stack([s[k] for s in states]) for k in start}
-        feat = wm.feat(st)
-        out = Imagined(st, feat, torch.stack(actions), wm.reward(feat[1:]).mean(), wm.cost(feat[1:]).mean(),
-                       wm.cont(feat[1:]).mean(), wm.safety(feat).mean())
+        feat, sfeat = wm.feat(st), detached_feat(wm, st)
+        hf = feat if torch.is_grad_enabled() else sfeat      # dynamics backprop needs the heads' gradients
+        out = Imagined(st, feat, torch.stack(actions), wm.reward(hf[1:]).mean(), wm.cost(hf[1:]).mean(),
+                       wm.cont(hf[1:]).mean(), wm.safety(hf).mean(), sfeat)
     assert out.reward.shape == (horizon, n), out.reward.shape
     return out
 
@@ -205,7 +212,7 @@ def one_step_advantages(wm, critic_r: Critic, critic_c: Critic, traj: Imagined, 
     H = a_b.shape[0]
     flat = lambda x: x.reshape(-1, *x.shape[2:])
     nxt = wm.img_step({k: flat(v[:-1]) for k, v in traj.state.items()}, flat(a_b))
-    fn = wm.feat(nxt)
+    fn = wm.feat(nxt) if torch.is_grad_enabled() else detached_feat(wm, nxt)
     k_n = gamma * wm.cont(fn).mean()
     q_r = wm.reward(fn).mean() + k_n * critic_r(fn).mean()
     q_c = wm.cost(fn).mean() + k_n * critic_c(fn).mean()
@@ -255,7 +262,7 @@ class Agent(nn.Module):
         m: dict[str, float] = {}
         backprop = info['kind'] == 'box' and cfg.objective == 'dreamerv3'
         # 1. behaviour cloning: π_b on posterior features and dataset actions (placeholder at is_last masked)
-        feat_post = wm.feat(post).detach()
+        feat_post = detached_feat(wm, post)
         a_data = data['action']          # the world model's vector: one-hot, or rescaled to [-1, 1]
         mask = (~data['is_last']).float()
         bc_dist = self.bc(feat_post)
@@ -268,7 +275,7 @@ class Agent(nn.Module):
         # 3. values, λ-returns and normalised advantages (reward and cost). The critics' forward pass on the detached
         #    features serves both the values here and the critic losses in 6; dynamics backprop needs values that
         #    are differentiable in the features, hence its own pass.
-        fdet = traj.feat.detach()
+        fdet = traj.sfeat
         dist_r, dist_c = self.critic_r(fdet), self.critic_c(fdet)
         v_r = self.critic_r(traj.feat).mean() if backprop else dist_r.mean().detach()
         v_c = dist_c.mean().detach()

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['symlog', 'symexp', 'symlog_bins', 'twohot', 'TwoHotDist', 'Bernoulli', 'MSEDist', 'OneHotDist', 'init_', 'MLP',
-           'ChLayerNorm', 'cnn_stages', 'Encoder', 'Decoder']
+           'OneHotFeat', 'onehot_linear', 'ChLayerNorm', 'cnn_stages', 'Encoder', 'Decoder']
 
 # %% ../nbs/04a_nets.ipynb #c005
 def symlog(x: torch.Tensor) -> torch.Tensor:
@@ -137,9 +137,50 @@ class MLP(nn.Module):
         self.out = init_(nn.Linear(d, out), outscale) if out else None
         self.out_dim = out or d
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.body(x)
+    def forward(self, x: torch.Tensor | OneHotFeat) -> torch.Tensor:
+        if isinstance(x, OneHotFeat):      # the first Linear as a gather (see `OneHotFeat`), the rest as usual
+            if not len(self.body): return onehot_linear(self.out, x)
+            x = self.body[1:](onehot_linear(self.body[0], x))
+        else: x = self.body(x)
         return self.out(x) if self.out is not None else x
+
+class OneHotFeat:
+    """World-model features `[deter, flattened one-hot stoch]` held as `deter` (…, D) and the hot class `idx` (…, S)
+    of each of the S groups of C classes. A Linear on the dense feature spends S·C of its D + S·C inputs on zeros;
+    `onehot_linear` adds the S hot weight columns instead (a gather): the same sums in another order. No gradient
+    reaches the stochastic part, so it is only for detached features (targets, critics' and actors' inputs)."""
+    def __init__(self, deter: torch.Tensor, idx: torch.Tensor, classes: int):
+        self.deter, self.idx, self.classes = deter, idx, classes
+
+    @classmethod
+    def of(cls, deter: torch.Tensor, stoch: torch.Tensor) -> 'OneHotFeat | None':
+        "From `deter` (…, D) and `stoch` (…, S, C) if every group is exactly one-hot and needs no gradient; else None."
+        if stoch.requires_grad and torch.is_grad_enabled(): return None
+        hot = stoch == 1
+        if not (bool((hot | (stoch == 0)).all()) and bool((hot.sum(-1) == 1).all())): return None
+        return cls(deter, stoch.argmax(-1), stoch.shape[-1])
+
+    @property
+    def shape(self) -> torch.Size:
+        return torch.Size([*self.deter.shape[:-1], self.deter.shape[-1] + self.idx.shape[-1] * self.classes])
+
+    def __getitem__(self, i) -> 'OneHotFeat':
+        "Index the leading (batch/time) axes."
+        return OneHotFeat(self.deter[i], self.idx[i], self.classes)
+
+    def dense(self) -> torch.Tensor:
+        return torch.cat([self.deter, F.one_hot(self.idx, self.classes).to(self.deter.dtype).flatten(-2)], -1)
+
+def onehot_linear(layer: nn.Linear, x: OneHotFeat) -> torch.Tensor:
+    "`layer(x.dense())` computed as a Linear on `deter` plus a sum of the S hot weight columns (`F.embedding_bag`)."
+    D, S, C = x.deter.shape[-1], x.idx.shape[-1], x.classes
+    w = layer.weight
+    if w.shape[1] != D + S * C:
+        raise ValueError(f"Linear with {w.shape[1]} inputs cannot read features of size {D} + {S}x{C}")
+    lead = x.deter.shape[:-1]
+    bags = x.idx.reshape(-1, S) + torch.arange(S, device=x.idx.device) * C
+    hot = F.embedding_bag(bags, w[:, D:].t().contiguous(), mode='sum')
+    return (F.linear(x.deter.reshape(-1, D), w[:, :D], layer.bias) + hot).reshape(*lead, -1)
 
 # %% ../nbs/04a_nets.ipynb #c020
 class ChLayerNorm(nn.LayerNorm):

@@ -180,7 +180,8 @@ def onehot_linear(layer: nn.Linear, x: OneHotFeat) -> torch.Tensor:
     lead = x.deter.shape[:-1]
     bags = x.idx.reshape(-1, S) + torch.arange(S, device=x.idx.device) * C
     hot = F.embedding_bag(bags, w[:, D:].t().contiguous(), mode='sum')
-    return (F.linear(x.deter.reshape(-1, D), w[:, :D], layer.bias) + hot).reshape(*lead, -1)
+    out = torch.addmm(hot, x.deter.reshape(-1, D), w[:, :D].t())    # hot + deter·W_Dᵀ: the add happens in the GEMM
+    return (out if layer.bias is None else out + layer.bias).reshape(*lead, -1)
 
 # %% ../nbs/04a_nets.ipynb #c020
 class ChLayerNorm(nn.LayerNorm):

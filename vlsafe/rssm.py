@@ -58,8 +58,9 @@ class RSSM(nn.Module):
 
     def _logit(self, raw: torch.Tensor) -> torch.Tensor:
         "Raw (…, S*C) -> unimixed log-probabilities (…, S, C)."
-        raw = raw.reshape(*raw.shape[:-1], self.stoch, self.classes)
-        return OneHotDist(raw, self.unimix).logits
+        # = OneHotDist(raw, unimix).logits, without the softmax of the mixed logits that OneHotDist also computes
+        if self.unimix > 0: return torch.log(self._probs(raw))
+        return raw.reshape(*raw.shape[:-1], self.stoch, self.classes)
 
     def _probs(self, raw: torch.Tensor) -> torch.Tensor:
         "Raw (…, S*C) -> unimixed probabilities (…, S, C) (the loop's lean path; equals `_logit(raw).exp()`)."
@@ -73,7 +74,8 @@ class RSSM(nn.Module):
             u = torch.rand(*pd.shape[:-1], 1, dtype=pd.dtype, device=pd.device)
             idx = (pd.cumsum(-1) < u).sum(-1).clamp_(max=self.classes - 1)
         else: idx = pd.argmax(-1)
-        return F.one_hot(idx, self.classes).to(probs.dtype) + (probs - pd)
+        hard = torch.zeros_like(pd).scatter_(-1, idx[..., None], 1.0)     # one-hot without an int64 intermediate
+        return hard + (probs - pd)
 
     def _sample(self, logit: torch.Tensor, sample: bool) -> torch.Tensor:
         return self._draw(torch.softmax(logit, -1), sample)

@@ -13,8 +13,9 @@ from .store import Store, atomic_write_text, atomic_path
 
 # %% auto #0
 __all__ = ['WM_METHODS', 'PAPER_NAMES', 'TASK_NAMES', 'PAPER_COLUMNS', 'CLIP_PRESETS', 'PAPER_TASKS', 'SWEEPS', 'paper_table',
-           'cell_config', 'run_dir', 'run_stages', 'run_cell', 'plan', 'experiments_dir', 'cell_out_dir', 'cell_done',
-           'run_notebook', 'reproduce', 'collect_runs', 'to_markdown', 'plot_return_cost', 'aggregate']
+           'cell_config', 'run_dir', 'run_stages', 'artifacts_present', 'run_cell', 'plan', 'experiments_dir',
+           'cell_out_dir', 'cell_done', 'run_notebook', 'reproduce', 'collect_runs', 'to_markdown', 'plot_return_cost',
+           'aggregate']
 
 # %% ../nbs/08_reproduce.ipynb #c005
 WM_METHODS = ('vlsafe', 'dreamerv3', 'fosp', 'vlsafe_nc')      # world-model agents: differ only in the actor loss
@@ -67,25 +68,32 @@ def run_stages(cfg: Config, store: Store | None = None, progress: bool = True) -
     scorer = store.manifest('labels', ids['labels']).get('scorer')
     return dict(ids=ids, scorer=scorer, store=store)
 
+def artifacts_present(metrics: dict, store: Store) -> bool:
+    "Whether every artifact a run's metrics.json names is in `store` (an id starts with its kind)."
+    return all(store.exists(i.split('-')[0], i) for i in (metrics.get('artifacts') or {}).values())
+
 def run_cell(cfg: Config, method: str, out_dir: str | os.PathLike, store: Store | None = None,
-             progress: bool = True, force: bool = False) -> dict:
-    """Run one cell and write its results into `out_dir`. An existing result for the same config is returned as is;
+             progress: bool = True, force: bool = False, rebuild_missing: bool = False) -> dict:
+    """Run one cell and write its results into `out_dir`. An existing result for the same config is returned as is
+    (with `rebuild_missing`, only if its artifacts are in the store: a fresh machine then really runs the pipeline);
     one for a *different* config is refused rather than overwritten (pass `force=True` to replace it)."""
     from vlsafe.agent import load_policy
     from vlsafe.evaluate import evaluate_policy, write_run
     out = Path(out_dir); mfile = out / 'metrics.json'
     if mfile.exists() and not force:
         old = json.loads(mfile.read_text())
-        if old.get('config_hash') == stable_hash(cfg): return old
-        raise FileExistsError(f'{mfile} holds a run with another config (hash {old.get("config_hash")} vs '
-                              f'{stable_hash(cfg)}); choose another results folder or pass force=True to replace it')
+        same = old.get('config_hash') == stable_hash(cfg)
+        if same and not (rebuild_missing and not artifacts_present(old, store or Store(cfg.run.home or None))): return old
+        if not same:
+            raise FileExistsError(f'{mfile} holds a run with another config (hash {old.get("config_hash")} vs '
+                                  f'{stable_hash(cfg)}); choose another results folder or pass force=True to replace it')
     t0 = time.time()
     st = run_stages(cfg, store, progress)
     policy = load_policy(st['ids']['agent'], st['store'], device=cfg.run.device)
     episodes, frames = evaluate_policy(policy, cfg, progress=progress)
     return write_run(out, cfg, episodes, st['ids'], st['scorer'], time.time() - t0, method, frames)
 
-# %% ../nbs/08_reproduce.ipynb #c010
+# %% ../nbs/08_reproduce.ipynb #c012
 CLIP_PRESETS = {'ViT-B-32': ('ViT-B-32-quickgelu', 'openai'), 'ViT-L-14': ('ViT-L-14-quickgelu', 'openai'),
                 'ViT-H-14': ('ViT-H-14', 'laion2b_s32b_b79k'), 'ViT-bigG-14': ('ViT-bigG-14', 'laion2b_s39b_b160k')}
 PAPER_TASKS = ('four_lane', 'left_turn', 'right_turn', 'navigation')
@@ -112,7 +120,7 @@ def plan(experiment: str, profile: str, tasks=None, methods=None, seeds=None, sc
                                       variant=variant, overrides=json.dumps(ov), experiment=experiment))
     return cells
 
-# %% ../nbs/08_reproduce.ipynb #c013
+# %% ../nbs/08_reproduce.ipynb #c015
 def experiments_dir() -> Path:
     "nbs/experiments of the checkout this package is installed from (editable install)."
     import vlsafe
@@ -123,12 +131,14 @@ def cell_out_dir(cell: dict, results='results') -> Path:
                       overrides=json.loads(cell.get('overrides') or '{}'))
     return run_dir(results, cell['experiment'], cfg, cell['method'], cell.get('variant', ''))
 
-def cell_done(cell: dict, results='results') -> bool:
+def cell_done(cell: dict, results='results', rebuild_missing: bool = False) -> bool:
     m = cell_out_dir(cell, results) / 'metrics.json'
     if not m.exists(): return False
     cfg = cell_config(cell['profile'], cell['task'], cell['method'], cell['seed'], cell['scorer'],
                       overrides=json.loads(cell.get('overrides') or '{}'))
-    return json.loads(m.read_text()).get('config_hash') == stable_hash(cfg)
+    old = json.loads(m.read_text())
+    if old.get('config_hash') != stable_hash(cfg): return False
+    return not rebuild_missing or artifacts_present(old, Store(cfg.run.home or None))
 
 def run_notebook(cell: dict, results='results', nb_dir: Path | None = None, kernel: str = 'python3') -> Path:
     "Execute the cell's experiment notebook with papermill; the executed copy lands beside its results."
@@ -149,16 +159,18 @@ def run_notebook(cell: dict, results='results', nb_dir: Path | None = None, kern
 
 def reproduce(experiment: str = 'table1', profile: str = 'small', tasks=None, methods=None, seeds=None,
               scorer: str = 'clip', results='results', figures='figures', backend: str = 'local',
-              papermill: bool = True, progress: bool = True) -> pd.DataFrame:
-    "Run every missing cell of `experiment`, then aggregate. Returns the aggregated table."
+              papermill: bool = True, progress: bool = True, rebuild_missing: bool = False) -> pd.DataFrame:
+    """Run every missing cell of `experiment`, then aggregate. Returns the aggregated table. With `rebuild_missing`,
+    a cell whose results exist but whose artifacts are not in this machine's store runs again (same config, so
+    the same numbers up to the determinism of the stages)."""
     from tqdm.auto import tqdm
-    cells = plan(experiment, profile, tasks, methods, seeds, scorer)
-    todo = [c for c in cells if not cell_done(c, results)]
+    cells = [dict(c, rebuild_missing=rebuild_missing) for c in plan(experiment, profile, tasks, methods, seeds, scorer)]
+    todo = [c for c in cells if not cell_done(c, results, rebuild_missing)]
     print(f'{experiment} @ {profile}: {len(cells)} cells, {len(cells) - len(todo)} done, {len(todo)} to run')
     def one(c):
         if papermill: return run_notebook(c, results)
         cfg = cell_config(c['profile'], c['task'], c['method'], c['seed'], c['scorer'], overrides=json.loads(c['overrides']))
-        return run_cell(cfg, c['method'], cell_out_dir(c, results), progress=progress)
+        return run_cell(cfg, c['method'], cell_out_dir(c, results), progress=progress, rebuild_missing=rebuild_missing)
     if backend == 'ray':
         try: import ray
         except ImportError: raise ImportError("backend='ray' needs Ray: pip install -e '.[ray]'") from None
@@ -170,7 +182,7 @@ def reproduce(experiment: str = 'table1', profile: str = 'small', tasks=None, me
     else: raise ConfigError(f"unknown backend '{backend}'; use 'local' or 'ray'")
     return aggregate(experiment, profile, results, figures)
 
-# %% ../nbs/08_reproduce.ipynb #c015
+# %% ../nbs/08_reproduce.ipynb #c017
 def collect_runs(experiment: str, profile: str, results='results') -> list[dict]:
     "Every run's metrics.json under results/<experiment>/<profile>/, with its folder as `_dir`."
     runs = []

@@ -42,12 +42,12 @@ def cell_config(profile: str = 'smoke', task: str = 'four_lane', method: str = '
     "The config of one table cell: the profile, the cell's keys, then any extra overrides."
     if method not in WM_METHODS:
         raise ConfigError(f"method '{method}' is not available here; world-model methods: {list(WM_METHODS)}")
-    cfg = get_config(profile, overrides)
+    if isinstance(overrides, str):
+        import yaml
+        overrides = yaml.safe_load(overrides)
     cell = {'env.task': task, 'label.scorer': scorer, 'agent.objective': method, 'wm.seed': seed, 'agent.seed': seed}
     if episodes and episodes > 0: cell['eval.episodes'] = int(episodes)
-    from vlsafe.config import to_dict, _merge, _nest, from_dict, _validate_cross
-    d = _merge(to_dict(cfg), _nest(cell)); cfg = from_dict(Config, d); _validate_cross(cfg)
-    return cfg
+    return get_config(profile, {**(overrides or {}), **cell})   # the cell's own keys win over extra overrides
 
 def run_dir(results: str | os.PathLike, experiment: str, cfg: Config, method: str, variant: str = '') -> Path:
     name = method + (f'@{variant}' if variant else '')
@@ -126,16 +126,17 @@ def experiments_dir() -> Path:
     import vlsafe
     return Path(vlsafe.__file__).resolve().parents[1] / 'nbs' / 'experiments'
 
+def _cell_cfg(cell: dict) -> Config:
+    return cell_config(cell['profile'], cell['task'], cell['method'], cell['seed'], cell['scorer'],
+                       overrides=json.loads(cell.get('overrides') or '{}'))
+
 def cell_out_dir(cell: dict, results='results') -> Path:
-    cfg = cell_config(cell['profile'], cell['task'], cell['method'], cell['seed'], cell['scorer'],
-                      overrides=json.loads(cell.get('overrides') or '{}'))
-    return run_dir(results, cell['experiment'], cfg, cell['method'], cell.get('variant', ''))
+    return run_dir(results, cell['experiment'], _cell_cfg(cell), cell['method'], cell.get('variant', ''))
 
 def cell_done(cell: dict, results='results', rebuild_missing: bool = False) -> bool:
     m = cell_out_dir(cell, results) / 'metrics.json'
     if not m.exists(): return False
-    cfg = cell_config(cell['profile'], cell['task'], cell['method'], cell['seed'], cell['scorer'],
-                      overrides=json.loads(cell.get('overrides') or '{}'))
+    cfg = _cell_cfg(cell)
     old = json.loads(m.read_text())
     if old.get('config_hash') != stable_hash(cfg): return False
     return not rebuild_missing or artifacts_present(old, Store(cfg.run.home or None))
@@ -169,8 +170,7 @@ def reproduce(experiment: str = 'table1', profile: str = 'small', tasks=None, me
     print(f'{experiment} @ {profile}: {len(cells)} cells, {len(cells) - len(todo)} done, {len(todo)} to run')
     def one(c):
         if papermill: return run_notebook(c, results)
-        cfg = cell_config(c['profile'], c['task'], c['method'], c['seed'], c['scorer'], overrides=json.loads(c['overrides']))
-        return run_cell(cfg, c['method'], cell_out_dir(c, results), progress=progress, rebuild_missing=rebuild_missing)
+        return run_cell(_cell_cfg(c), c['method'], cell_out_dir(c, results), progress=progress, rebuild_missing=rebuild_missing)
     if backend == 'ray':
         try: import ray
         except ImportError: raise ImportError("backend='ray' needs Ray: pip install -e '.[ray]'") from None

@@ -12,7 +12,10 @@ extras = {
     'dev': dev_requirements,
     'ray': ['ray[default]>=2.9'],
     'carla': ['carla>=0.9.15'],
-    'baselines': ['d3rlpy>=2.6', 'stable-baselines3>=2.3'],
+    # Table I's online baselines (PPO, SAC, DQN). stable-baselines3 is also a core requirement (settings.ini);
+    # the offline ones (BC, CQL, IQL) are written in vlsafe.baselines: every d3rlpy 2.x pins gymnasium==1.0.0,
+    # which conflicts with our gymnasium 1.4.0 (highway-env, minari), so d3rlpy is not used.
+    'baselines': ['stable-baselines3==2.9.2'],
 }
 extras['all'] = sorted({r for k in ('dev', 'ray', 'baselines') for r in extras[k]})
 

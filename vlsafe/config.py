@@ -11,8 +11,8 @@ from typing import Any
 
 # %% auto #0
 __all__ = ['SAFE_PROMPT', 'UNSAFE_PROMPT', 'TASKS', 'OBJECTIVES', 'PROFILES', 'ConfigError', 'F', 'EnvConfig', 'DataConfig',
-           'LabelConfig', 'WorldModelConfig', 'AgentConfig', 'EvalConfig', 'RunConfig', 'Config', 'from_dict',
-           'to_dict', 'get_config', 'save_config', 'hashable', 'stable_hash']
+           'LabelConfig', 'WorldModelConfig', 'AgentConfig', 'BaselineConfig', 'EvalConfig', 'RunConfig', 'Config',
+           'from_dict', 'to_dict', 'get_config', 'save_config', 'hashable', 'stable_hash']
 
 # %% ../nbs/00_config.ipynb #c005
 class ConfigError(ValueError):
@@ -132,6 +132,29 @@ class AgentConfig:
     ckpt_every: int = F(1000, lo=1, hashed=False)
 
 @dataclass
+class BaselineConfig:
+    """Table I's baselines: offline BC, CQL, IQL on the dataset's BEV frames and online PPO, SAC, DQN
+    (Stable-Baselines3). The CNN is the world model's encoder; frames are resized to `wm.image_size`."""
+    cnn_depth: int = F(32, lo=4, hi=512, doc='encoder width (the CNN of the world model encoder)')
+    units: int = F(512, lo=8, hi=16384, doc='MLP width after the encoder')
+    layers: int = F(2, lo=1, hi=16, doc='MLP layers after the encoder')
+    steps: int = F(100_000, lo=0, doc='gradient steps of an offline method (BC, CQL, IQL)')
+    online_steps: int = F(1_000_000, lo=1, doc='environment steps of an online method (PPO, SAC, DQN)')
+    batch_size: int = F(256, lo=1, hi=65536, doc='offline batch; online: min(SB3 default, this)')
+    lr: float = F(3e-4, lo=0.0, hi=1.0, doc='Adam learning rate of the offline methods (online: SB3 defaults)')
+    gamma: float = F(0.99, lo=0.0, hi=1.0)
+    cql_alpha: float = F(1.0, lo=0.0, hi=1000.0, doc='weight of the CQL(H) penalty')
+    iql_expectile: float = F(0.7, lo=0.01, hi=0.99, doc='expectile tau of the IQL value regression')
+    iql_beta: float = F(3.0, lo=0.0, hi=1000.0, doc='inverse temperature of the IQL advantage weights')
+    weight_clip: float = F(100.0, lo=1.0, hi=1e6, doc='upper clip on exp(beta * advantage) (IQL)')
+    target_update: int = F(8000, lo=1, doc='gradient steps between hard target copies (CQL; SB3 DQN: min(its default, this))')
+    tau: float = F(0.005, lo=0.0, hi=1.0, doc='Polyak rate of the IQL target critic')
+    buffer_size: int = F(100_000, lo=1, doc='replay buffer of DQN/SAC in transitions (SB3 default 1e6 = 25 GB of 64 px frames)')
+    seed: int = F(0, lo=0)
+    log_every: int = F(100, lo=1, hashed=False)
+    ckpt_every: int = F(5000, lo=1, hashed=False)
+
+@dataclass
 class EvalConfig:
     "Closed-loop evaluation in the task."
     episodes: int = F(20, lo=1, hi=1_000_000)
@@ -156,6 +179,7 @@ class Config:
     label: LabelConfig = field(default_factory=LabelConfig)
     wm: WorldModelConfig = field(default_factory=WorldModelConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
@@ -170,6 +194,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         'agent.horizon': 8, 'agent.batch_size': 8, 'agent.batch_length': 16, 'agent.steps': 40,
         'agent.actor_lr': 1e-4, 'agent.critic_lr': 1e-4, 'agent.log_every': 10, 'agent.ckpt_every': 20,
         'eval.episodes': 3, 'label.chunk_frames': 256,
+        'baseline.cnn_depth': 8, 'baseline.units': 64, 'baseline.layers': 1, 'baseline.steps': 60,
+        'baseline.online_steps': 200, 'baseline.batch_size': 32, 'baseline.lr': 1e-3, 'baseline.target_update': 20,
+        'baseline.buffer_size': 1000, 'baseline.log_every': 10, 'baseline.ckpt_every': 30,
     },
     'small': {
         'env.image_size': 64, 'env.max_steps': 300,
@@ -179,6 +206,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         'agent.batch_size': 16, 'agent.batch_length': 32, 'agent.steps': 3000,
         'agent.actor_lr': 1e-4, 'agent.critic_lr': 1e-4,
         'eval.episodes': 20,
+        'baseline.cnn_depth': 16, 'baseline.units': 256, 'baseline.steps': 5000, 'baseline.online_steps': 50_000,
+        'baseline.batch_size': 64, 'baseline.target_update': 1000, 'baseline.buffer_size': 50_000,
+        'baseline.ckpt_every': 1000,
     },
     'paper': {},
 }

@@ -11,11 +11,13 @@ os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 from pathlib import Path
 import yaml
 from .config import ConfigError, get_config, TASKS, OBJECTIVES
+from .evaluate import OFFLINE_BASELINES, ONLINE_BASELINES
+BASELINE_NAMES = OFFLINE_BASELINES + ONLINE_BASELINES
 from .store import Store, ArtifactError
 
 # %% auto #0
-__all__ = ['cmd_collect', 'cmd_label', 'cmd_train_wm', 'cmd_train_agent', 'cmd_run', 'cmd_reproduce', 'cmd_aggregate',
-           'clip_status', 'cmd_smoke', 'cmd_store', 'parser', 'main']
+__all__ = ['BASELINE_NAMES', 'cmd_collect', 'cmd_label', 'cmd_train_wm', 'cmd_train_agent', 'cmd_train_baseline', 'cmd_run',
+           'cmd_reproduce', 'cmd_aggregate', 'clip_status', 'cmd_smoke', 'cmd_store', 'parser', 'main']
 
 # %% ../nbs/08b_cli.ipynb #c003
 def _parse_set(items: list[str]) -> dict:
@@ -67,6 +69,17 @@ def cmd_train_agent(a):
     ds = _dataset(a, cfg, st); lb = _labels(a, cfg, st, ds)
     wm = train_world_model(cfg, ds, lb, st, progress=cfg.run.progress)
     print(train_agent(cfg, wm, ds, lb, st, progress=cfg.run.progress))
+
+def cmd_train_baseline(a):
+    "One of Table I's baselines: offline on the config's dataset (collected if missing), or online in the task."
+    from vlsafe.reproduce import cell_config
+    from vlsafe.baselines import train_baseline, OFFLINE
+    ov = _parse_set(a.set)
+    if a.home: ov['run.home'] = a.home
+    if a.quiet: ov['run.progress'] = False
+    cfg = cell_config(a.profile, a.task or 'four_lane', a.method, a.seed, overrides=ov); st = _store(cfg)
+    ds = _dataset(a, cfg, st) if a.method in OFFLINE else None
+    print(train_baseline(cfg, a.method, ds, st, progress=cfg.run.progress))
 
 def cmd_run(a):
     from vlsafe.reproduce import cell_config, run_cell, run_dir
@@ -147,12 +160,15 @@ def parser() -> argparse.ArgumentParser:
     s = stage('train-agent', cmd_train_agent, 'train the actor-critic in imagination', scorer=True)
     s.add_argument('--objective', default=None, choices=OBJECTIVES)
     s.add_argument('--dataset'); s.add_argument('--labels')
+    s = stage('train-baseline', cmd_train_baseline, "train one of Table I's baselines (BC, CQL, IQL offline; PPO, SAC, DQN online)")
+    s.add_argument('--method', required=True, choices=BASELINE_NAMES); s.add_argument('--seed', type=int, default=0)
+    s.add_argument('--dataset', help='dataset id for an offline method (default: the one the config makes)')
     def results_args(s):
         s.add_argument('--results', default='results'); s.add_argument('--figures', default='figures')
         s.add_argument('--quiet', action='store_true', help='no progress bars')
     s = sub.add_parser('run', help='one table cell through every stage, evaluated (no papermill)')
     s.add_argument('--profile', default='smoke'); s.add_argument('--task', default='four_lane', choices=TASKS)
-    s.add_argument('--method', default='vlsafe', choices=OBJECTIVES); s.add_argument('--seed', type=int, default=0)
+    s.add_argument('--method', default='vlsafe', choices=OBJECTIVES + BASELINE_NAMES); s.add_argument('--seed', type=int, default=0)
     s.add_argument('--scorer', default='clip', choices=('clip', 'oracle')); s.add_argument('--episodes', type=int, default=-1)
     s.add_argument('--set', action='append', metavar='KEY=VALUE'); s.add_argument('--force', action='store_true')
     results_args(s); s.set_defaults(fn=cmd_run)

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 import numpy as np, pandas as pd
-from .config import Config, to_dict, stable_hash
+from .config import Config, to_dict, stable_hash, hashable
 from .store import atomic_write_json, atomic_path, git_commit, machine_info
 
 # %% auto #0
-__all__ = ['METRICS', 'LABELS', 'episode_row', 'summarize', 'Policy', 'rollout', 'evaluate_policy', 'save_gif', 'write_run']
+__all__ = ['METRICS', 'LABELS', 'OFFLINE_BASELINES', 'ONLINE_BASELINES', 'episode_row', 'summarize', 'Policy', 'rollout',
+           'evaluate_policy', 'save_gif', 'result_hash', 'write_run']
 
 # %% ../nbs/07_evaluate.ipynb #c005
 METRICS = ('return', 'cost', 'avg_speed', 'waypoints_completed', 'travel_distance', 'arrive_rate',
@@ -114,13 +115,26 @@ def _finite(x):
     if isinstance(x, float) and not math.isfinite(x): return None
     return x
 
+OFFLINE_BASELINES, ONLINE_BASELINES = ('bc', 'cql', 'iql'), ('ppo', 'sac', 'dqn')
+
+def result_hash(cfg: Config, method: str) -> str:
+    """Hash of the part of `cfg` that decides `method`'s result. A world-model method reads every section but
+    `baseline`; a baseline reads `env`, `eval`, `baseline`, the frame size `wm.image_size` and, offline, `data` — so
+    tuning one family never invalidates the other's finished runs."""
+    h = hashable(cfg)
+    if method in OFFLINE_BASELINES + ONLINE_BASELINES:
+        keep = ('env', 'eval', 'run', 'baseline') + (('data',) if method in OFFLINE_BASELINES else ())
+        h = {k: v for k, v in h.items() if k in keep} | {'wm': {'image_size': cfg.wm.image_size}}
+    else: h.pop('baseline', None)
+    return stable_hash(h)
+
 def write_run(out_dir, cfg: Config, episodes: pd.DataFrame, artifacts: dict[str, str], scorer: dict | None,
               wall_time: float, method: str, frames=None, extra: dict | None = None) -> dict:
     "Write episodes.csv, metrics.json (with provenance) and an episode GIF into `out_dir`."
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / 'episodes.csv') as tmp: episodes.to_csv(tmp, index=False)
     metrics = dict(method=method, task=cfg.env.task, profile=cfg.run.profile, metrics=_finite(summarize(episodes)),
-                   scorer=scorer, artifacts=artifacts, config=to_dict(cfg), config_hash=stable_hash(cfg),
+                   scorer=scorer, artifacts=artifacts, config=to_dict(cfg), config_hash=result_hash(cfg, method),
                    git_commit=git_commit(), machine=machine_info(), wall_time_s=wall_time,
                    episodes=int(len(episodes)), **(extra or {}))
     if frames is not None and len(frames): metrics['gif'] = save_gif(frames, out / 'episode.gif').name

@@ -10,15 +10,18 @@ from typing import Any
 import numpy as np, pandas as pd
 from .config import Config, get_config, stable_hash, ConfigError, TASKS
 from .store import Store, atomic_write_text, atomic_path
+from .evaluate import result_hash, OFFLINE_BASELINES, ONLINE_BASELINES
 
 # %% auto #0
-__all__ = ['WM_METHODS', 'PAPER_NAMES', 'TASK_NAMES', 'PAPER_COLUMNS', 'CLIP_PRESETS', 'PAPER_TASKS', 'SWEEPS', 'paper_table',
-           'cell_config', 'run_dir', 'run_stages', 'artifacts_present', 'run_cell', 'plan', 'experiments_dir',
-           'cell_out_dir', 'cell_done', 'run_notebook', 'reproduce', 'collect_runs', 'to_markdown', 'plot_return_cost',
-           'aggregate']
+__all__ = ['WM_METHODS', 'BASELINES', 'METHODS', 'PAPER_NAMES', 'TASK_NAMES', 'PAPER_COLUMNS', 'CLIP_PRESETS', 'PAPER_TASKS',
+           'SWEEPS', 'paper_table', 'cell_config', 'run_dir', 'run_stages', 'run_baseline_stages', 'artifacts_present',
+           'run_cell', 'plan', 'experiments_dir', 'cell_out_dir', 'cell_done', 'run_notebook', 'reproduce',
+           'collect_runs', 'to_markdown', 'plot_return_cost', 'aggregate']
 
 # %% ../nbs/08_reproduce.ipynb #c005
 WM_METHODS = ('vlsafe', 'dreamerv3', 'fosp', 'vlsafe_nc')      # world-model agents: differ only in the actor loss
+BASELINES = OFFLINE_BASELINES + ONLINE_BASELINES             # Table I's model-free rows
+METHODS = WM_METHODS + BASELINES
 PAPER_NAMES = {'vlsafe': 'VL-SAFE', 'dreamerv3': 'DreamerV3', 'fosp': 'FSOP', 'vlsafe_nc': 'VL-SAFE-NC',
                'bc': 'BC', 'cql': 'CQL', 'iql': 'IQL', 'ppo': 'PPO', 'sac': 'SAC', 'dqn': 'DQN'}
 TASK_NAMES = {'four_lane': 'Four Lane', 'left_turn': 'Left Turn', 'right_turn': 'Right Turn', 'navigation': 'Navigation',
@@ -39,13 +42,16 @@ def paper_table() -> pd.DataFrame:
 # %% ../nbs/08_reproduce.ipynb #c008
 def cell_config(profile: str = 'smoke', task: str = 'four_lane', method: str = 'vlsafe', seed: int = 0,
                 scorer: str = 'clip', episodes: int = -1, overrides: dict | str | None = None) -> Config:
-    "The config of one table cell: the profile, the cell's keys, then any extra overrides."
-    if method not in WM_METHODS:
-        raise ConfigError(f"method '{method}' is not available here; world-model methods: {list(WM_METHODS)}")
+    """The config of one table cell: the profile, the cell's keys, then any extra overrides. SAC acts in the
+    continuous action mode (it has no discrete form); every other method in the profile's mode."""
+    if method not in METHODS:
+        raise ConfigError(f"unknown method '{method}'; choose one of {list(METHODS)}")
     if isinstance(overrides, str):
         import yaml
         overrides = yaml.safe_load(overrides)
-    cell = {'env.task': task, 'label.scorer': scorer, 'agent.objective': method, 'wm.seed': seed, 'agent.seed': seed}
+    cell = {'env.task': task, 'label.scorer': scorer, 'wm.seed': seed, 'agent.seed': seed, 'baseline.seed': seed}
+    if method in WM_METHODS: cell['agent.objective'] = method
+    if method == 'sac': cell['env.action_mode'] = 'continuous'
     if episodes and episodes > 0: cell['eval.episodes'] = int(episodes)
     return get_config(profile, {**(overrides or {}), **cell})   # the cell's own keys win over extra overrides
 
@@ -68,6 +74,16 @@ def run_stages(cfg: Config, store: Store | None = None, progress: bool = True) -
     scorer = store.manifest('labels', ids['labels']).get('scorer')
     return dict(ids=ids, scorer=scorer, store=store)
 
+def run_baseline_stages(cfg: Config, method: str, store: Store | None = None, progress: bool = True) -> dict:
+    "collect (offline methods only) → train the baseline, each skipped when its artifact exists."
+    from vlsafe.data import collect_dataset
+    from vlsafe.baselines import train_baseline
+    store = store or Store(cfg.run.home or None)
+    ids = {}
+    if method in OFFLINE_BASELINES: ids['dataset'] = collect_dataset(cfg, store, progress=progress)
+    ids['baseline'] = train_baseline(cfg, method, ids.get('dataset'), store, progress=progress)
+    return dict(ids=ids, scorer=None, store=store)
+
 def artifacts_present(metrics: dict, store: Store) -> bool:
     "Whether every artifact a run's metrics.json names is in `store` (an id starts with its kind)."
     return all(store.exists(i.split('-')[0], i) for i in (metrics.get('artifacts') or {}).values())
@@ -77,19 +93,25 @@ def run_cell(cfg: Config, method: str, out_dir: str | os.PathLike, store: Store 
     """Run one cell and write its results into `out_dir`. An existing result for the same config is returned as is
     (with `rebuild_missing`, only if its artifacts are in the store: a fresh machine then really runs the pipeline);
     one for a *different* config is refused rather than overwritten (pass `force=True` to replace it)."""
-    from vlsafe.agent import load_policy
     from vlsafe.evaluate import evaluate_policy, write_run
     out = Path(out_dir); mfile = out / 'metrics.json'
+    h = result_hash(cfg, method)
     if mfile.exists() and not force:
         old = json.loads(mfile.read_text())
-        same = old.get('config_hash') == stable_hash(cfg)
+        same = old.get('config_hash') == h
         if same and not (rebuild_missing and not artifacts_present(old, store or Store(cfg.run.home or None))): return old
         if not same:
             raise FileExistsError(f'{mfile} holds a run with another config (hash {old.get("config_hash")} vs '
-                                  f'{stable_hash(cfg)}); choose another results folder or pass force=True to replace it')
+                                  f'{h}); choose another results folder or pass force=True to replace it')
     t0 = time.time()
-    st = run_stages(cfg, store, progress)
-    policy = load_policy(st['ids']['agent'], st['store'], device=cfg.run.device)
+    if method in BASELINES:
+        from vlsafe.baselines import load_baseline_policy
+        st = run_baseline_stages(cfg, method, store, progress)
+        policy = load_baseline_policy(st['ids']['baseline'], st['store'], device=cfg.run.device)
+    else:
+        from vlsafe.agent import load_policy
+        st = run_stages(cfg, store, progress)
+        policy = load_policy(st['ids']['agent'], st['store'], device=cfg.run.device)
     episodes, frames = evaluate_policy(policy, cfg, progress=progress)
     return write_run(out, cfg, episodes, st['ids'], st['scorer'], time.time() - t0, method, frames)
 
@@ -99,7 +121,7 @@ CLIP_PRESETS = {'ViT-B-32': ('ViT-B-32-quickgelu', 'openai'), 'ViT-L-14': ('ViT-
 PAPER_TASKS = ('four_lane', 'left_turn', 'right_turn', 'navigation')
 
 SWEEPS: dict[str, dict[str, Any]] = {
-    'table1': dict(notebook='table1', tasks=PAPER_TASKS, methods=WM_METHODS, seeds=(0, 1, 2)),
+    'table1': dict(notebook='table1', tasks=PAPER_TASKS, methods=METHODS, seeds=(0, 1, 2)),
     'ablation_nc': dict(notebook='table1', tasks=PAPER_TASKS, methods=('vlsafe', 'vlsafe_nc'), seeds=(0, 1, 2)),
     'clip_scaling': dict(notebook='table1', tasks=('four_lane',), methods=('vlsafe',), seeds=(0, 1, 2),
                          variants={k: {'label.model': m, 'label.pretrained': t, 'label.fallback_to_oracle': False}
@@ -138,7 +160,7 @@ def cell_done(cell: dict, results='results', rebuild_missing: bool = False) -> b
     if not m.exists(): return False
     cfg = _cell_cfg(cell)
     old = json.loads(m.read_text())
-    if old.get('config_hash') != stable_hash(cfg): return False
+    if old.get('config_hash') != result_hash(cfg, cell['method']): return False
     return not rebuild_missing or artifacts_present(old, Store(cfg.run.home or None))
 
 def run_notebook(cell: dict, results='results', nb_dir: Path | None = None, kernel: str = 'python3') -> Path:
@@ -201,7 +223,9 @@ def _pool(runs: list[dict]) -> pd.DataFrame:
     for (task, name), rs in sorted(groups.items()):
         eps = pd.concat([pd.read_csv(Path(r['_dir']) / 'episodes.csv') for r in rs], ignore_index=True)
         s = summarize(eps)
-        scorers = sorted({(r.get('scorer') or {}).get('kind', '?') + (':' + r['scorer']['model'] if (r.get('scorer') or {}).get('model') else '') for r in rs})
+        # baselines read no labels: their scorer column says so instead of naming one
+        scorers = sorted({'none (no labels)' if not r.get('scorer') else r['scorer'].get('kind', '?')
+                          + (':' + r['scorer']['model'] if r['scorer'].get('model') else '') for r in rs})
         row = dict(task=task, method=name, seeds=len(rs), episodes=len(eps), scorer=', '.join(scorers))
         for m, v in s.items(): row[m] = v['mean']; row[m + '_sem'] = v['sem']
         rows.append(row)
@@ -259,7 +283,7 @@ def aggregate(experiment: str, profile: str, results='results', figures='figures
     for m, col in PAPER_COLUMNS.items():
         table['paper_' + m] = [pt[col].get((t, meth.split('@')[0]), float('nan')) for t, meth in zip(table['task'], table['method'])]
     name = f'{experiment}_{profile}'
-    scorers = ', '.join(sorted(set(table['scorer'])))
+    scorers = ', '.join(sorted(set(table['scorer']) - {'none (no labels)'})) or 'none'
     caption = (f'{experiment}, profile {profile}: mean ± SEM over seeds × episodes; safety labels by {scorers}; '
                f"[paper's Table I value]. Episodes of at most {max(r['config']['env']['max_steps'] for r in runs)} steps "
                f"(paper: 500) on highway-env (paper: CARLA): compare trends, not digits.")

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 # %% auto #0
-__all__ = ['COLORS', 'to_ego_frame', 'box_corners', 'RoadRaster', 'BEVRenderer']
+__all__ = ['COLORS', 'to_ego_frame', 'box_corners', 'PolylineLane', 'RoadRaster', 'BEVRenderer']
 
 # %% ../nbs/01a_bev.ipynb #c005
 COLORS = dict(background=(0, 0, 0), road=(70, 70, 70), marking=(200, 200, 200),
@@ -27,14 +27,28 @@ def box_corners(xy, heading, length, width):
     xy = np.asarray(xy, dtype=np.float64)
     return np.stack([xy + f + r, xy + f - r, xy - f - r, xy - f + r])
 
-# %% ../nbs/01a_bev.ipynb #c009
+# %% ../nbs/01a_bev.ipynb #c010
+class PolylineLane:
+    """A lane given by its sampled `left` and `right` border polylines (N, 2) in the world frame, the arc length `s`
+    (N,) of the samples (dash phase of striped markings) and `line_types` (left, right): 0 none, 1 striped, 2 continuous."""
+    def __init__(self, left, right, s=None, line_types=(0, 0)):
+        self.left, self.right = np.asarray(left, dtype=np.float64), np.asarray(right, dtype=np.float64)
+        if self.left.ndim != 2 or self.left.shape != self.right.shape or self.left.shape[1] != 2 or len(self.left) < 2:
+            raise ValueError(f"PolylineLane needs two border polylines of the same shape (N>=2, 2), got "
+                             f"{self.left.shape} and {self.right.shape}")
+        mid = (self.left + self.right) / 2
+        self.s = (np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(mid, axis=0), axis=1))] if s is None
+                  else np.asarray(s, dtype=np.float64))
+        self.line_types = tuple(int(k) for k in line_types)
+
 def _lane_border(lane, side: float, step: float = 1.0):
+    if isinstance(lane, PolylineLane): return (lane.left if side < 0 else lane.right), lane.s
     n = max(2, int(np.ceil(lane.length / step)) + 1)
     s = np.linspace(0, lane.length, n)
     return np.array([lane.position(si, side * lane.width_at(si) / 2) for si in s]), s
 
 class RoadRaster:
-    "The static road map of a list of highway-env lanes, rasterised once at `ppm` pixels per metre."
+    "The static road map of a list of lanes (highway-env lanes or `PolylineLane`s), rasterised once at `ppm` pixels per metre."
     def __init__(self, lanes, ppm: float, margin_m: float = 40.0):
         self.ppm = float(ppm)
         borders = [(_lane_border(l, -1), _lane_border(l, +1), l) for l in lanes]
@@ -65,7 +79,7 @@ class RoadRaster:
         "World metres → raster pixel coordinates."
         return (np.asarray(pts, dtype=np.float64) - self.origin) * self.ppm
 
-# %% ../nbs/01a_bev.ipynb #c011
+# %% ../nbs/01a_bev.ipynb #c012
 class BEVRenderer:
     "Heading-up, ego-centred BEV frames of `size`×`size` pixels covering `range_m` metres, ego `offset_m` from the bottom."
     def __init__(self, lanes, size: int = 128, range_m: float = 32.0, offset_m: float = 12.0):

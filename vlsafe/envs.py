@@ -538,8 +538,8 @@ class DrivingEnv(gym.Env):
 
     def __init__(self, cfg: EnvConfig, render_mode: str | None = None):
         if cfg.backend != 'highway':
-            raise ConfigError(f"env.backend '{cfg.backend}' needs a running CARLA server and the vlsafe.envs.carla "
-                              "backend, which this installation does not provide; use env.backend='highway'")
+            raise ConfigError(f"DrivingEnv is the highway-env backend; for env.backend='{cfg.backend}' build the env "
+                              "with make_task(...), which returns vlsafe.carla_env.CarlaDrivingEnv")
         if render_mode not in (None, 'rgb_array'):
             raise ValueError(f"render_mode {render_mode!r} is not supported; use None or 'rgb_array'")
         self.cfg, self.render_mode = cfg, render_mode
@@ -730,7 +730,11 @@ def make_task(name_or_cfg: str | EnvConfig = 'four_lane', render_mode: str | Non
     if 'task' in overrides and isinstance(name_or_cfg, str) and overrides['task'] != name_or_cfg:
         raise ConfigError(f"task given twice ('{name_or_cfg}' and task='{overrides['task']}'); give it once")
     d.update(overrides)
-    return DrivingEnv(from_dict(EnvConfig, d, prefix='env.'), render_mode=render_mode)
+    cfg = from_dict(EnvConfig, d, prefix='env.')
+    if cfg.backend == 'carla':                       # imported here: the CARLA backend needs the `carla` package
+        from vlsafe.carla_env import CarlaDrivingEnv
+        return CarlaDrivingEnv(cfg, render_mode=render_mode)
+    return DrivingEnv(cfg, render_mode=render_mode)
 
 def _gym_entry(task: str, **kw):
     return make_task(task, **kw)

@@ -17,12 +17,14 @@ import torch.nn.functional as Fn
 from .config import BaselineConfig, Config, ConfigError, EnvConfig, from_dict, hashable, stable_hash, to_dict
 from .nets import Encoder, MLP
 from .store import ArtifactError, Store, atomic_path, atomic_write_json, seed_everything
-from .world_model import WorldModel
+from .agent import BoundedNormal, to_agent_action, to_env_action
+from .world_model import WorldModel, action_spec
 
 # %% auto #0
-__all__ = ['OFFLINE', 'ONLINE', 'BASELINES', 'UPDATES', 'ACTING_NET', 'SB3_DEFAULTS', 'check_method', 'frames_chw', 'Transitions',
-           'transitions', 'ImageNet', 'update_bc', 'td_target', 'cql_penalty', 'update_cql', 'expectile_loss',
-           'awr_weight', 'update_iql', 'make_nets', 'update_targets', 'offline_hash', 'fit_offline', 'sb3_kwargs',
+__all__ = ['OFFLINE', 'ONLINE', 'BASELINES', 'DISCRETE', 'BOX', 'UPDATES', 'ACTING_NET', 'SB3_DEFAULTS', 'check_method',
+           'frames_chw', 'Transitions', 'transitions', 'ImageNet', 'policy_dist', 'log_prob', 'q_value', 'greedy',
+           'update_bc', 'td_target', 'cql_penalty', 'update_cql', 'expectile_loss', 'awr_weight', 'update_iql',
+           'OfflineNets', 'actor_outputs', 'make_nets', 'update_targets', 'offline_hash', 'fit_offline', 'sb3_kwargs',
            'online_env_config', 'BEVObservation', 'BEVExtractor', 'policy_kwargs', 'sb3_algorithm', 'fit_online',
            'baseline_config', 'baseline_id', 'train_baseline', 'BaselinePolicy', 'sb3_policy', 'load_baseline_policy',
            'baseline_eval_config']
@@ -49,14 +51,18 @@ def frames_chw(bev, size: int) -> np.ndarray:
     return (x * 255).round_().clamp_(0, 255).to(torch.uint8).numpy()
 
 # %% ../nbs/06_baselines.ipynb #c011
+DISCRETE = {'kind': 'discrete', 'n': 15}                            # the tasks' two action spaces
+BOX = {'kind': 'box', 'low': [-3.0, -1.0], 'high': [3.0, 1.0]}
+
 @dataclass
 class Transitions:
     "All (s, a, r, s', done) of a dataset; frames stored once as uint8 (F, 3, s, s), s' of index i is frame i + 1."
     obs: np.ndarray      # uint8 (F, 3, s, s): every frame of every episode
     i: np.ndarray        # int64 (N,): frame index of s_t
-    action: np.ndarray   # int64 (N,)
+    action: np.ndarray   # int64 (N,) indices, or float32 (N, d) in [-1, 1]
     reward: np.ndarray   # float32 (N,)
     done: np.ndarray     # float32 (N,)
+    spec: dict = dataclasses.field(default_factory=lambda: dict(DISCRETE))   # the action space (`action_spec`)
 
     def __len__(self) -> int: return len(self.i)
 
@@ -68,8 +74,9 @@ class Transitions:
         return dict(obs=img(i), next_obs=img(i + 1), action=torch.from_numpy(self.action[j]),
                     reward=torch.from_numpy(self.reward[j]), done=torch.from_numpy(self.done[j]))
 
-def transitions(episodes, size: int) -> Transitions:
-    "The transitions of `episodes` (`vlsafe.data.Episode`s with Discrete actions), frames resized to `size`."
+def transitions(episodes, size: int, spec: dict | None = None) -> Transitions:
+    """The transitions of `episodes` (`vlsafe.data.Episode`s), frames resized to `size`; `spec` is the action space
+    (default: Discrete(15) for integer actions, the tasks' Box for (T, 2) float actions)."""
     frames, idx, acts, rews, dones, start = [], [], [], [], [], 0
     for ep in episodes:
         T = len(ep.actions)
@@ -78,31 +85,56 @@ def transitions(episodes, size: int) -> Transitions:
             raise ValueError(f"episode {ep.id}: {len(ep.bev)} frames, {T} actions, {len(ep.rewards)} rewards; an "
                              f"episode needs T+1 frames for T actions and rewards")
         a = np.asarray(ep.actions)
-        if not np.issubdtype(a.dtype, np.integer) or a.ndim != 1:
-            raise ConfigError(f"episode {ep.id} has continuous actions {a.dtype} {a.shape}: the offline baselines "
-                              f"need a dataset collected with env.action_mode=discrete")
+        kind = 'discrete' if np.issubdtype(a.dtype, np.integer) and a.ndim == 1 else 'box' if a.ndim == 2 else '?'
+        spec = action_spec(spec) if spec is not None else dict(DISCRETE if kind == 'discrete' else BOX)
+        if kind != spec['kind']:
+            raise ValueError(f"episode {ep.id} has actions {a.dtype} {a.shape}, not of the {spec['kind']} space {spec}")
+        if kind == 'discrete':
+            if a.min() < 0 or a.max() >= spec['n']:
+                raise ValueError(f"episode {ep.id}: actions outside [0, {spec['n']}) (range {a.min()}..{a.max()})")
+            a = a.astype(np.int64)
+        else: a = to_agent_action(a, spec).numpy().astype(np.float32)
         d = np.zeros(T, np.float32); d[-1] = float(ep.terminated)
-        frames.append(frames_chw(ep.bev, size)); idx.append(start + np.arange(T)); acts.append(a.astype(np.int64))
+        frames.append(frames_chw(ep.bev, size)); idx.append(start + np.arange(T)); acts.append(a)
         rews.append(np.asarray(ep.rewards, np.float32)); dones.append(d); start += T + 1
     if not idx: raise ValueError("the dataset has no transitions (no episode with at least one step)")
     r = np.concatenate(rews)
     if not np.isfinite(r).all(): raise ValueError("the dataset's rewards hold NaN/inf values: recollect it")
-    return Transitions(np.concatenate(frames), np.concatenate(idx), np.concatenate(acts), r, np.concatenate(dones))
+    return Transitions(np.concatenate(frames), np.concatenate(idx), np.concatenate(acts), r, np.concatenate(dones), spec)
 
 # %% ../nbs/06_baselines.ipynb #c015
 class ImageNet(nn.Module):
-    "(B, 3, s, s) frame in [0, 1] -> (B, out): `vlsafe.nets.Encoder` then `vlsafe.nets.MLP`."
-    def __init__(self, size: int, cfg: BaselineConfig, out: int):
+    "(B, 3, s, s) frame in [0, 1] (and (B, act_dim) actions) -> (B, out): `vlsafe.nets.Encoder`, then `vlsafe.nets.MLP`."
+    def __init__(self, size: int, cfg: BaselineConfig, out: int, act_dim: int = 0):
         super().__init__()
         self.encoder = Encoder(size, cfg.cnn_depth)
-        self.head = MLP(self.encoder.embed_dim, cfg.units, cfg.layers, out)
-    def forward(self, x: torch.Tensor) -> torch.Tensor: return self.head(self.encoder(x))
+        self.head = MLP(self.encoder.embed_dim + act_dim, cfg.units, cfg.layers, out)
+    def forward(self, x: torch.Tensor, a: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.encoder(x)
+        return self.head(h if a is None else torch.cat([h, a], -1))
+
+def policy_dist(logits: torch.Tensor, spec: dict):
+    "The actor's distribution: categorical logits (`Categorical`), or DreamerV3's `BoundedNormal` on [−1, 1]^d."
+    if spec['kind'] == 'discrete': return torch.distributions.Categorical(logits=logits)
+    return BoundedNormal(logits)
+
+def log_prob(nets, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+    "log π(a|s) of the dataset's actions, (B,)."
+    return policy_dist(nets['actor'](obs), nets.spec).log_prob(action)
+
+def q_value(nets, key: str, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+    "Q(s, a) of net `key`, (B,): the a-th output (Discrete), or the net read at (s, a) (Box)."
+    if nets.spec['kind'] == 'discrete': return nets[key](obs).gather(-1, action[:, None])[:, 0]
+    return nets[key](obs, action)[:, 0]
+
+def greedy(logits: torch.Tensor, spec: dict) -> torch.Tensor:
+    "The policy's action: argmax (Discrete), the BoundedNormal's mean (Box)."
+    return logits.argmax(-1) if spec['kind'] == 'discrete' else BoundedNormal(logits).mode()
 
 # %% ../nbs/06_baselines.ipynb #c017
 def update_bc(nets: nn.ModuleDict, b: dict, cfg: BaselineConfig) -> tuple[torch.Tensor, dict]:
-    logits = nets['actor'](b['obs'])
-    loss = Fn.cross_entropy(logits, b['action'])
-    return loss, dict(loss=loss, accuracy=(logits.argmax(-1) == b['action']).float().mean())
+    loss = -log_prob(nets, b['obs'], b['action']).mean()
+    return loss, dict(loss=loss)
 
 # %% ../nbs/06_baselines.ipynb #c019
 def td_target(reward: torch.Tensor, done: torch.Tensor, next_value: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -133,15 +165,15 @@ def awr_weight(q: torch.Tensor, v: torch.Tensor, beta: float, clip: float) -> to
     return torch.exp(beta * (q - v)).clamp(max=clip)
 
 def update_iql(nets: nn.ModuleDict, b: dict, cfg: BaselineConfig) -> tuple[torch.Tensor, dict]:
-    a = b['action'][:, None]
+    s, a = b['obs'], b['action']
     with torch.no_grad():
-        q_t = torch.min(nets['q1_target'](b['obs']), nets['q2_target'](b['obs'])).gather(-1, a)[:, 0]
+        q_t = torch.min(q_value(nets, 'q1_target', s, a), q_value(nets, 'q2_target', s, a))
         y = td_target(b['reward'], b['done'], nets['v'](b['next_obs'])[:, 0], cfg.gamma)
-    v = nets['v'](b['obs'])[:, 0]
+    v = nets['v'](s)[:, 0]
     v_loss = expectile_loss(q_t - v, cfg.iql_expectile)
-    q_loss = sum(Fn.mse_loss(nets[k](b['obs']).gather(-1, a)[:, 0], y) for k in ('q1', 'q2'))
+    q_loss = sum(Fn.mse_loss(q_value(nets, k, s, a), y) for k in ('q1', 'q2'))
     w = awr_weight(q_t, v.detach(), cfg.iql_beta, cfg.weight_clip)
-    pi_loss = (w * Fn.cross_entropy(nets['actor'](b['obs']), b['action'], reduction='none')).mean()
+    pi_loss = -(w * log_prob(nets, s, a)).mean()
     loss = v_loss + q_loss + pi_loss
     return loss, dict(loss=loss, v_loss=v_loss, q_loss=q_loss, actor_loss=pi_loss, weight=w.mean(), v=v.mean())
 
@@ -149,15 +181,30 @@ def update_iql(nets: nn.ModuleDict, b: dict, cfg: BaselineConfig) -> tuple[torch
 UPDATES: dict[str, Callable] = {'bc': update_bc, 'cql': update_cql, 'iql': update_iql}
 ACTING_NET = {'bc': 'actor', 'cql': 'q', 'iql': 'actor'}      # the net whose argmax is the policy
 
-def make_nets(method: str, size: int, n_actions: int, cfg: BaselineConfig) -> nn.ModuleDict:
-    "The networks of offline `method` (with frozen target copies)."
-    net = lambda out: ImageNet(size, cfg, out)
-    if method == 'bc': nets = {'actor': net(n_actions)}
-    elif method == 'cql': nets = {'q': net(n_actions)}
-    elif method == 'iql': nets = {'q1': net(n_actions), 'q2': net(n_actions), 'v': net(1), 'actor': net(n_actions)}
+class OfflineNets(nn.ModuleDict):
+    "A method's networks, target copies included (one `state_dict` is the whole learner), and its action `spec`."
+    def __init__(self, nets: dict, spec: dict):
+        super().__init__(nets)
+        self.spec = spec
+
+def actor_outputs(spec: dict) -> int:
+    return spec['n'] if spec['kind'] == 'discrete' else 2 * len(spec['low'])
+
+def make_nets(method: str, size: int, spec: dict | int, cfg: BaselineConfig) -> OfflineNets:
+    "The networks of offline `method` for action space `spec` (an `action_spec` dict, or n for Discrete(n))."
+    spec = action_spec(spec)
+    n, box = actor_outputs(spec), spec['kind'] == 'box'
+    net = lambda out, act_dim=0: ImageNet(size, cfg, out, act_dim)
+    q = lambda: net(1, len(spec['low'])) if box else net(n)      # Q(s, a) for Box, Q(s, ·) for Discrete
+    if method == 'bc': nets = {'actor': net(n)}
+    elif method == 'cql':
+        if box: raise ConfigError("CQL here is discrete CQL(H) (a double DQN): collect the dataset with "
+                                  "env.action_mode=discrete, or use bc / iql for continuous actions")
+        nets = {'q': q()}
+    elif method == 'iql': nets = {'q1': q(), 'q2': q(), 'v': net(1), 'actor': net(n)}
     else: raise ConfigError(f"'{method}' is not an offline baseline; choose one of {list(OFFLINE)}")
     for k in [k for k in nets if k.startswith('q')]: nets[f'{k}_target'] = copy.deepcopy(nets[k]).requires_grad_(False)
-    return nn.ModuleDict(nets)
+    return OfflineNets(nets, spec)
 
 def update_targets(method: str, nets: nn.ModuleDict, step: int, cfg: BaselineConfig):
     "CQL: hard copy every `target_update` steps; IQL: Polyak averaging with rate `tau` every step."
@@ -167,8 +214,8 @@ def update_targets(method: str, nets: nn.ModuleDict, step: int, cfg: BaselineCon
             for k in ('q1', 'q2'):
                 for pt, p in zip(nets[f'{k}_target'].parameters(), nets[k].parameters()): pt.lerp_(p, cfg.tau)
 
-def offline_hash(method: str, size: int, n_actions: int, cfg: BaselineConfig) -> str:
-    return stable_hash({'method': method, 'size': size, 'n_actions': n_actions, 'baseline': cfg})
+def offline_hash(method: str, size: int, spec: dict, cfg: BaselineConfig) -> str:
+    return stable_hash({'method': method, 'size': size, 'action': spec, 'baseline': cfg})
 
 def _write_rows(path: Path, rows: list[dict]):
     if not rows: return
@@ -176,15 +223,15 @@ def _write_rows(path: Path, rows: list[dict]):
     with atomic_path(path) as tmp, open(tmp, 'w', newline='') as f:
         w = csv.DictWriter(f, keys); w.writeheader(); w.writerows(rows)
 
-def fit_offline(method: str, nets: nn.ModuleDict, data: Transitions, cfg: BaselineConfig, work, progress: bool = True,
+def fit_offline(method: str, nets: OfflineNets, data: Transitions, cfg: BaselineConfig, work, progress: bool = True,
                 stop_at: int | None = None) -> dict:
     """Train `nets` on `data` for `cfg.steps` updates in folder `work` (resuming from `work/ckpt.pt`);
     `stop_at` ends this call early after that many updates (an interruption). Returns the last logged row."""
     from tqdm.auto import tqdm
     work = Path(work); work.mkdir(parents=True, exist_ok=True)
     ckpt, log = work / 'ckpt.pt', work / 'metrics.csv'
-    size, n_actions = data.obs.shape[-1], nets[ACTING_NET[method]].head.out.out_features
-    h = offline_hash(method, size, n_actions, cfg)
+    if data.spec != nets.spec: raise ValueError(f"the data's actions {data.spec} are not the nets' {nets.spec}")
+    h = offline_hash(method, data.obs.shape[-1], nets.spec, cfg)
     opt = torch.optim.Adam([p for p in nets.parameters() if p.requires_grad], lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
     step, rows = 0, []
@@ -227,7 +274,7 @@ def fit_offline(method: str, nets: nn.ModuleDict, data: Transitions, cfg: Baseli
     if not ckpt.exists(): save()
     return rows[-1] if rows else {}
 
-# %% ../nbs/06_baselines.ipynb #c031
+# %% ../nbs/06_baselines.ipynb #c033
 SB3_DEFAULTS = {'ppo': dict(n_steps=2048, batch_size=64), 'dqn': dict(buffer_size=1_000_000, learning_starts=100,
                 batch_size=32, target_update_interval=10_000), 'sac': dict(buffer_size=1_000_000, learning_starts=100,
                 batch_size=256)}
@@ -272,8 +319,9 @@ def sb3_algorithm(method: str):
     import stable_baselines3 as sb3
     return {'ppo': sb3.PPO, 'sac': sb3.SAC, 'dqn': sb3.DQN}[method]
 
-# %% ../nbs/06_baselines.ipynb #c034
-def _progress_callback(total: int, initial: int, ckpt: Path, every: int, progress: bool, method: str):
+# %% ../nbs/06_baselines.ipynb #c036
+def _progress_callback(total: int, initial: int, ckpt: Path, every: int, progress: bool, method: str,
+                       stop_at: int | None = None):
     from stable_baselines3.common.callbacks import BaseCallback
     from tqdm.auto import tqdm
     class Progress(BaseCallback):
@@ -283,16 +331,18 @@ def _progress_callback(total: int, initial: int, ckpt: Path, every: int, progres
         def _on_step(self) -> bool:
             n = self.model.num_timesteps
             self.bar.update(n - self.bar.n)
-            if n - self.last_save >= every:
+            stop = stop_at is not None and n >= stop_at
+            if n - self.last_save >= every or stop:
                 with atomic_path(ckpt) as tmp:
                     self.model.save(tmp.with_suffix('.zip')); tmp.with_suffix('.zip').replace(tmp)
                 self.last_save = n
-            return True
+            return not stop
         def _on_training_end(self): self.bar.close()
     return Progress()
 
-def fit_online(method: str, cfg: Config, work, progress: bool = True) -> dict:
-    "Train SB3 `method` in the task for `cfg.baseline.online_steps` env steps in folder `work` (resuming from its save)."
+def fit_online(method: str, cfg: Config, work, progress: bool = True, stop_at: int | None = None) -> dict:
+    """Train SB3 `method` in the task for `cfg.baseline.online_steps` env steps in folder `work` (resuming from its
+    save); `stop_at` ends this call after that many env steps, saved, without final outputs (an interruption)."""
     from stable_baselines3.common.logger import configure
     from stable_baselines3.common.monitor import Monitor
     from vlsafe.envs import make_task
@@ -308,12 +358,13 @@ def fit_online(method: str, cfg: Config, work, progress: bool = True) -> dict:
                      **sb3_kwargs(method, b))
     resumed = int(model.num_timesteps)
     model.set_logger(configure(str(work / 'sb3_log'), ['csv']))
-    cb = _progress_callback(b.online_steps, resumed, ckpt, b.ckpt_every, progress, method)
+    cb = _progress_callback(b.online_steps, resumed, ckpt, b.ckpt_every, progress, method, stop_at)
     t0 = time.time()
     model.learn(total_timesteps=max(0, b.online_steps - resumed), callback=cb, reset_num_timesteps=resumed == 0,
                 progress_bar=False)
-    if method != 'ppo': model.dump_logs()     # off-policy SB3 logs every 4 episodes: write the last stretch too
     env.close()
+    if stop_at is not None and model.num_timesteps < b.online_steps: return dict(stopped_at=int(model.num_timesteps))
+    if method != 'ppo': model.dump_logs()     # off-policy SB3 logs every 4 episodes: write the last stretch too
     model.save(work / 'model.zip')
     with atomic_path(work / 'policy.pt') as tmp: torch.save(dict(weights=model.policy.state_dict()), tmp)
     log = work / 'sb3_log' / 'progress.csv'
@@ -328,7 +379,7 @@ def fit_online(method: str, cfg: Config, work, progress: bool = True) -> dict:
     return dict(env_steps=int(model.num_timesteps), resumed_from=resumed, train_seconds=round(time.time() - t0, 2),
                 final=last)
 
-# %% ../nbs/06_baselines.ipynb #c036
+# %% ../nbs/06_baselines.ipynb #c038
 def baseline_config(cfg: Config, method: str) -> dict:
     "What a baseline artifact's id hashes (besides its inputs)."
     check_method(method)
@@ -366,22 +417,26 @@ def train_baseline(cfg: Config, method: str, dataset_id: str | None = None, stor
                 out = fit_online(method, cfg, dir, progress)
                 return dict(method=method, action_mode=online_env_config(cfg.env, method).action_mode, **out)
             from vlsafe.data import load_episodes
-            data = transitions(load_episodes(dataset_id, store), cfg.wm.image_size)
+            from vlsafe.world_model import _dataset_action_spec
+            episodes = load_episodes(dataset_id, store)
+            spec = _dataset_action_spec(store, dataset_id, episodes)
             seed_everything(cfg.baseline.seed)
-            nets = make_nets(method, cfg.wm.image_size, 15, cfg.baseline)
+            nets = make_nets(method, cfg.wm.image_size, spec, cfg.baseline)   # a CQL on Box actions fails here, early
+            data = transitions(episodes, cfg.wm.image_size, spec); del episodes
             ck = dir / 'ckpt.pt'
             resumed = int(torch.load(ck, weights_only=True)['step']) if ck.exists() else 0
             t0 = time.time()
             last = fit_offline(method, nets, data, cfg.baseline, dir, progress)
             with atomic_path(dir / 'policy.pt') as tmp:
-                torch.save(dict(weights=nets[ACTING_NET[method]].state_dict()), tmp)
+                torch.save(dict(weights=nets[ACTING_NET[method]].state_dict(), spec=json.dumps(spec)), tmp)
             ck.unlink(missing_ok=True)     # the acting network is in policy.pt
-            return dict(method=method, action_mode='discrete', steps=cfg.baseline.steps, transitions=len(data),
+            return dict(method=method, action_mode='discrete' if spec['kind'] == 'discrete' else 'continuous',
+                        action=spec, steps=cfg.baseline.steps, transitions=len(data),
                         resumed_from=resumed, train_seconds=round(time.time() - t0, 2), final=last)
         finally: torch.set_num_threads(threads)
     return store.build('baseline', config, inputs, work)
 
-# %% ../nbs/06_baselines.ipynb #c038
+# %% ../nbs/06_baselines.ipynb #c040
 class BaselinePolicy:
     "Greedy policy of a trained baseline with the `reset` / `act` protocol of `vlsafe.evaluate.evaluate_policy`."
     def __init__(self, method: str, size: int, act_fn: Callable[[np.ndarray], Any], action_mode: str = 'discrete'):
@@ -410,7 +465,7 @@ def sb3_policy(method: str, size: int, cfg: BaselineConfig, device: str = 'cpu')
 
 def _read_weights(path: Path, device: str) -> dict:
     if not path.exists(): raise ArtifactError(f"baseline artifact has no {path.name} ({path}); remove it and retrain")
-    try: return torch.load(path, map_location=device, weights_only=True)['weights']
+    try: return torch.load(path, map_location=device, weights_only=True)
     except Exception as e:
         raise ArtifactError(f"cannot read {path} ({type(e).__name__}: {e}); remove the artifact and retrain") from e
 
@@ -420,20 +475,25 @@ def load_baseline_policy(baseline_id: str, store: Store | None = None, device: s
     man = store.manifest('baseline', baseline_id)
     method, size = man['config']['method'], int(man['config']['wm_image_size'])
     cfg = from_dict(BaselineConfig, man['config']['baseline'], 'baseline.')
-    weights = _read_weights(store.path('baseline', baseline_id) / 'policy.pt', device)
+    ck = _read_weights(store.path('baseline', baseline_id) / 'policy.pt', device)
     if method in OFFLINE:
-        net = ImageNet(size, cfg, 15).to(device).eval()
-        net.load_state_dict(weights)
-        act = lambda x: int(net(torch.from_numpy(x[None]).to(device).float().div_(255)).argmax(-1)[0])
-        return BaselinePolicy(method, size, act)
+        spec = json.loads(ck.get('spec', json.dumps(DISCRETE)))
+        net = ImageNet(size, cfg, actor_outputs(spec)).to(device).eval()
+        net.load_state_dict(ck['weights'])
+        def act(x):
+            a = greedy(net(torch.from_numpy(x[None]).to(device).float().div_(255)), spec)[0]
+            return int(a) if spec['kind'] == 'discrete' else to_env_action(a, spec)
+        return BaselinePolicy(method, size, act, 'discrete' if spec['kind'] == 'discrete' else 'continuous')
     pol = sb3_policy(method, size, cfg, device)
-    pol.load_state_dict(weights); pol.set_training_mode(False)
+    pol.load_state_dict(ck['weights']); pol.set_training_mode(False)
     def act(x):
         a = pol.predict(x, deterministic=True)[0]
         return int(a) if method != 'sac' else np.asarray(a, np.float32)
     return BaselinePolicy(method, size, act, man.get('action_mode', 'discrete'))
 
-def baseline_eval_config(cfg: Config, method: str) -> Config:
-    "`cfg` with the action mode `method` acts in (SAC: continuous; the others: discrete), for `evaluate_policy`."
-    check_method(method)
-    return dataclasses.replace(cfg, env=online_env_config(cfg.env, method))
+def baseline_eval_config(cfg: Config, policy: BaselinePolicy | str) -> Config:
+    """`cfg` with the action mode a baseline acts in, for `evaluate_policy`: a loaded policy's own, or for a method
+    name SAC's continuous / PPO's and DQN's discrete mode (an offline method acts in its dataset's, `cfg.env`'s, mode)."""
+    if isinstance(policy, BaselinePolicy): mode = policy.action_mode
+    else: mode = online_env_config(cfg.env, policy).action_mode if check_method(policy) in ONLINE else cfg.env.action_mode
+    return dataclasses.replace(cfg, env=dataclasses.replace(cfg.env, action_mode=mode))

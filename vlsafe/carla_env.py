@@ -301,8 +301,11 @@ class CarlaDrivingEnv(DrivingEnv):
         ego.set_target_velocity(C.Vector3D(x=V_DES * math.cos(h), y=V_DES * math.sin(h), z=0.0))
 
     def _blueprints(self):
+        def wheels(b):                                     # carla.ActorAttribute converts with as_int()
+            a = b.get_attribute('number_of_wheels')
+            return a.as_int() if hasattr(a, 'as_int') else int(a)
         bps = [b for b in self.world.get_blueprint_library().filter('vehicle.*')
-               if not b.has_attribute('number_of_wheels') or int(b.get_attribute('number_of_wheels')) == 4]
+               if not b.has_attribute('number_of_wheels') or wheels(b) == 4]
         return sorted(bps, key=lambda b: b.id)
 
     def _spawn_autopilot(self, bp, tf):
@@ -386,8 +389,10 @@ class CarlaDrivingEnv(DrivingEnv):
                 p = sp[int(rng.integers(len(sp)))]
                 x, y, z = p.location.x, p.location.y, p.location.z
             start = self.map.get_waypoint(C.Location(x=x, y=y, z=z), project_to_road=True, lane_type=C.LaneType.Driving)
-            self.route = Route(np.array([_xy(w) for w in trace_route(start, task, rng)]), WAYPOINT_SPACING,
-                               destination=task.destination)
+            if start is None: raise RuntimeError(f"no driving lane near the start ({x:.1f}, {y:.1f}) in {task.town}")
+            wps = trace_route(start, task, rng)
+            if len(wps) < 2: raise RuntimeError(f"the lane at ({x:.1f}, {y:.1f}) ends at once; no route from there")
+            self.route = Route(np.array([_xy(w) for w in wps]), WAYPOINT_SPACING, destination=task.destination)
             self.tm.set_random_device_seed(int(rng.integers(2 ** 31 - 1)))
             self._spawn_ego(start)
             self._spawn_traffic(_xy(start), rng)

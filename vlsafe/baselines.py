@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as Fn
-from .config import BaselineConfig, Config, ConfigError, EnvConfig, from_dict, hashable, stable_hash, to_dict
+from .config import BaselineConfig, Config, ConfigError, EnvConfig, from_dict, stable_hash
 from .nets import Encoder, MLP
-from .store import ArtifactError, Store, atomic_path, atomic_write_json, seed_everything
+from .store import ArtifactError, Store, atomic_path, seed_everything
 from .agent import BoundedNormal, to_agent_action, to_env_action
 from .world_model import WorldModel, action_spec
 

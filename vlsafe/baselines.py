@@ -250,12 +250,13 @@ def fit_offline(method: str, nets: OfflineNets, data: Transitions, cfg: Baseline
             torch.save(dict(step=step, nets=nets.state_dict(), opt=opt.state_dict(), gen=gen.get_state(), rows=rows,
                             config_hash=h), tmp)
         _write_rows(log, rows)
-    update, window, t0 = UPDATES[method], [], time.time()
+    update, window, t0, dev = UPDATES[method], [], time.time(), next(nets.parameters()).device
     nets.train()
     bar = tqdm(total=cfg.steps, initial=step, desc=f'baseline {method}', unit='upd', disable=not progress)
     try:
         while step < cfg.steps and (stop_at is None or step < stop_at):
-            loss, m = update(nets, data.sample(cfg.batch_size, gen), cfg)
+            batch = {k: v.to(dev, non_blocking=True) for k, v in data.sample(cfg.batch_size, gen).items()}
+            loss, m = update(nets, batch, cfg)
             if not torch.isfinite(loss):
                 kept = (f"the last good checkpoint (update {torch.load(ckpt, weights_only=True)['step']}) is kept at "
                         f"{ckpt}" if ckpt.exists() else "no checkpoint had been written yet")
@@ -421,7 +422,7 @@ def train_baseline(cfg: Config, method: str, dataset_id: str | None = None, stor
             episodes = load_episodes(dataset_id, store)
             spec = _dataset_action_spec(store, dataset_id, episodes)
             seed_everything(cfg.baseline.seed)
-            nets = make_nets(method, cfg.wm.image_size, spec, cfg.baseline)   # a CQL on Box actions fails here, early
+            nets = make_nets(method, cfg.wm.image_size, spec, cfg.baseline).to(cfg.run.device)   # CQL on a Box fails here
             data = transitions(episodes, cfg.wm.image_size, spec); del episodes
             ck = dir / 'ckpt.pt'
             resumed = int(torch.load(ck, weights_only=True)['step']) if ck.exists() else 0

@@ -238,7 +238,7 @@ def fit_offline(method: str, nets: OfflineNets, data: Transitions, cfg: Baseline
     if ckpt.exists():
         try: c = torch.load(ckpt, map_location='cpu', weights_only=True)
         except Exception as e:
-            raise ArtifactError(f"baseline checkpoint {ckpt} is unreadable ({type(e).__name__}: {e}); delete it to "
+            raise ArtifactError(f"baseline checkpoint {ckpt} is unreadable ({type(e).__name__}: {str(e).splitlines()[0][:120]}); delete it to "
                                 f"restart training") from e
         if c.get('config_hash') != h:
             raise ArtifactError(f"baseline checkpoint {ckpt} was written for config {c.get('config_hash')}, this run "
@@ -352,7 +352,10 @@ def fit_online(method: str, cfg: Config, work, progress: bool = True, stop_at: i
     env = Monitor(BEVObservation(make_task(online_env_config(cfg.env, method)), cfg.wm.image_size))
     Algo, ckpt = sb3_algorithm(method), work / 'ckpt.zip'
     if ckpt.exists():
-        model = Algo.load(ckpt, env=env, device=cfg.run.device)
+        try: model = Algo.load(ckpt, env=env, device=cfg.run.device)
+        except Exception as e:
+            raise ArtifactError(f"online checkpoint {ckpt} is unreadable ({type(e).__name__}: {str(e).splitlines()[0][:120]}); delete it to "
+                                f"restart training") from e
         model.set_random_seed(b.seed + model.num_timesteps)   # a resumed run draws fresh noise, not the first run's
     else:
         model = Algo('CnnPolicy', env, seed=b.seed, device=cfg.run.device, policy_kwargs=policy_kwargs(b), verbose=0,
@@ -468,7 +471,7 @@ def _read_weights(path: Path, device: str) -> dict:
     if not path.exists(): raise ArtifactError(f"baseline artifact has no {path.name} ({path}); remove it and retrain")
     try: return torch.load(path, map_location=device, weights_only=True)
     except Exception as e:
-        raise ArtifactError(f"cannot read {path} ({type(e).__name__}: {e}); remove the artifact and retrain") from e
+        raise ArtifactError(f"cannot read {path} ({type(e).__name__}: {str(e).splitlines()[0][:120]}); remove the artifact and retrain") from e
 
 def load_baseline_policy(baseline_id: str, store: Store | None = None, device: str = 'cpu') -> BaselinePolicy:
     "The greedy policy of baseline artifact `baseline_id` (weights loaded with `weights_only=True`)."

@@ -21,17 +21,17 @@ from .agent import BoundedNormal, to_agent_action, to_env_action
 from .world_model import WorldModel, action_spec
 
 # %% auto #0
-__all__ = ['OFFLINE', 'ONLINE', 'BASELINES', 'DISCRETE', 'BOX', 'UPDATES', 'ACTING_NET', 'SB3_DEFAULTS', 'check_method',
-           'frames_chw', 'Transitions', 'transitions', 'ImageNet', 'policy_dist', 'log_prob', 'q_value', 'greedy',
-           'update_bc', 'td_target', 'cql_penalty', 'update_cql', 'expectile_loss', 'awr_weight', 'update_iql',
-           'OfflineNets', 'actor_outputs', 'make_nets', 'update_targets', 'offline_hash', 'fit_offline', 'sb3_kwargs',
-           'online_env_config', 'BEVObservation', 'BEVExtractor', 'policy_kwargs', 'sb3_algorithm', 'fit_online',
-           'baseline_config', 'baseline_id', 'train_baseline', 'BaselinePolicy', 'sb3_policy', 'load_baseline_policy',
+__all__ = ['BASELINES', 'DISCRETE', 'BOX', 'UPDATES', 'ACTING_NET', 'SB3_DEFAULTS', 'check_method', 'frames_chw', 'Transitions',
+           'transitions', 'ImageNet', 'policy_dist', 'log_prob', 'q_value', 'greedy', 'update_bc', 'td_target',
+           'cql_penalty', 'update_cql', 'expectile_loss', 'awr_weight', 'update_iql', 'OfflineNets', 'actor_outputs',
+           'make_nets', 'update_targets', 'offline_hash', 'fit_offline', 'sb3_kwargs', 'online_env_config',
+           'BEVObservation', 'BEVExtractor', 'policy_kwargs', 'sb3_algorithm', 'fit_online', 'baseline_config',
+           'baseline_id', 'train_baseline', 'BaselinePolicy', 'sb3_policy', 'load_baseline_policy',
            'baseline_eval_config']
 
 # %% ../nbs/06_baselines.ipynb #c006
-OFFLINE = ('bc', 'cql', 'iql')
-ONLINE = ('ppo', 'sac', 'dqn')
+# one list of method names for the package: the evaluation stage keys results by them (`result_hash`)
+from .evaluate import OFFLINE_BASELINES as OFFLINE, ONLINE_BASELINES as ONLINE
 BASELINES = OFFLINE + ONLINE
 
 def check_method(method: str) -> str:

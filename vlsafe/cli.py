@@ -119,11 +119,11 @@ def clip_status(profile: str = 'smoke') -> str:
             f'--set label.checkpoint=/path/to/open_clip_weights.bin (or allow the download) to label with CLIP.')
 
 def cmd_smoke(a):
-    "The main job on a fresh machine: the smoke profile of Table I for VL-SAFE and DreamerV3 on four_lane."
-    from vlsafe.reproduce import reproduce
+    "The main job on a fresh machine: the smoke profile of Table I, every method (four world-model agents, six baselines) on four_lane."
+    from vlsafe.reproduce import reproduce, METHODS
     print(clip_status('smoke'), flush=True)
     t0 = time.time()
-    t = reproduce('table1', 'smoke', tasks=('four_lane',), methods=('vlsafe', 'dreamerv3'), seeds=(0,), scorer='clip',
+    t = reproduce('table1', 'smoke', tasks=('four_lane',), methods=METHODS, seeds=(0,), scorer='clip',
                   results=a.results, figures=a.figures, papermill=not a.no_papermill, progress=not a.quiet,
                   rebuild_missing=True)   # committed results alone must not stand in for running the pipeline here
     _report('table1', 'smoke', a.results, a.figures, t)
@@ -182,7 +182,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser('aggregate', help='rebuild tables and figures from finished runs')
     s.add_argument('--experiment', default='table1'); s.add_argument('--profile', default='small')
     results_args(s); s.set_defaults(fn=cmd_aggregate)
-    s = sub.add_parser('smoke', help='the smoke profile end to end: Table I cells for vlsafe and dreamerv3 on four_lane')
+    s = sub.add_parser('smoke', help='the smoke profile end to end: Table I cells for every method on four_lane')
     s.add_argument('--no-papermill', action='store_true'); results_args(s); s.set_defaults(fn=cmd_smoke)
     s = sub.add_parser('store', help='list or remove artifacts')
     s.add_argument('action', choices=('ls', 'rm')); s.add_argument('kind', nargs='?'); s.add_argument('id', nargs='?')

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 import numpy as np
-from .config import Config, DataConfig, EnvConfig, hashable
+from .config import Config, DataConfig, EnvConfig, ConfigError, hashable
 from .store import ArtifactError, Store, atomic_write_json
 
 # %% auto #0
@@ -404,6 +404,10 @@ def collect_dataset(cfg: Config, store: Store | None = None, progress: bool = Tr
                     env_fn: Callable | None = None, policy_fn: Callable | None = None,
                     start_method: str = 'spawn') -> str:
     "Collect `cfg.data.episodes` episodes of `cfg.env` with the policy mix into a Minari dataset; returns its id."
+    if cfg.env.backend == 'carla' and cfg.data.workers > 1 and env_fn is None:
+        # synchronous mode belongs to the server's world: two workers on one server would tick each other's world
+        raise ConfigError(f"data.workers={cfg.data.workers} with env.backend='carla': one CARLA server serves one "
+                          "collector. Set data.workers=1 (or run one server per worker and collect per port)")
     store = store or Store(cfg.run.home or None)
     config = {'env': cfg.env, 'data': cfg.data}
     dataset_id = Store.make_id('dataset', config)

@@ -251,24 +251,30 @@ def to_markdown(table: pd.DataFrame, caption: str) -> str:
     return '\n'.join(lines) + '\n'
 
 def plot_return_cost(table: pd.DataFrame, path, title: str):
-    "Return vs cost per method with SEM error bars, one panel per task; the paper's points as hollow markers."
+    """Return vs cost per method with SEM error bars, one panel per task; the paper's points as hollow squares in the
+    same colour. One colour per method in every panel, one legend beside the panels."""
     import matplotlib; import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
     tasks = list(dict.fromkeys(table['task']))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.8), squeeze=False)
+    methods = list(dict.fromkeys(table['method']))
+    colors = {m: plt.get_cmap('tab10' if len(methods) <= 10 else 'tab20')(i) for i, m in enumerate(methods)}
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks) + 2.2, 4.2), squeeze=False)
     for ax, task in zip(axes[0], tasks):
-        t = table[table['task'] == task]
-        for i, (_, r) in enumerate(t.iterrows()):
-            color = f'C{i}'
-            ax.errorbar(r['cost'], r['return'], xerr=r['cost_sem'], yerr=r['return_sem'], fmt='o', color=color,
-                        capsize=3, label=f"{r['method']} (ours)")
+        for _, r in table[table['task'] == task].iterrows():
+            c = colors[r['method']]
+            ax.errorbar(r['cost'], r['return'], xerr=r['cost_sem'], yerr=r['return_sem'], fmt='o', color=c, capsize=3)
             if not math.isnan(r.get('paper_return', float('nan'))):
-                ax.scatter(r['paper_cost'], r['paper_return'], facecolors='none', edgecolors=color, marker='s', s=60,
-                           label=f"{r['method']} (paper)")
+                ax.scatter(r['paper_cost'], r['paper_return'], facecolors='none', edgecolors=c, marker='s', s=60)
         ax.set_xlabel('episode cost (sum of per-step costs)'); ax.set_ylabel('episode return')
         ax.set_title(TASK_NAMES.get(task, task)); ax.grid(alpha=.3)
-    axes[0][0].legend(fontsize=7)
+    handles = [Line2D([], [], color=colors[m], marker='o', ls='', label=PAPER_NAMES.get(m.split('@')[0], m)
+                      + (m[m.index('@'):] if '@' in m else '')) for m in methods]
+    handles += [Line2D([], [], color='k', marker='o', ls='', label='ours (mean ± SEM)'),
+                Line2D([], [], color='k', marker='s', mfc='none', ls='', label="paper's Table I")]
+    fig.legend(handles=handles, loc='center right', fontsize=7, frameon=False)
     import textwrap
-    fig.suptitle(textwrap.fill(title, 55 * len(tasks)), fontsize=8); fig.tight_layout()
+    fig.suptitle(textwrap.fill(title, 40 * len(tasks) + 20), fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1 - 2.0 / (4.5 * len(tasks) + 2.2), 1))
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp: fig.savefig(tmp, dpi=120, format=path.suffix[1:])
     plt.close(fig)
@@ -279,11 +285,18 @@ def aggregate(experiment: str, profile: str, results='results', figures='figures
     runs = collect_runs(experiment, profile, results)
     if not runs: raise FileNotFoundError(f'no runs under {Path(results) / experiment / profile}; run `vlsafe reproduce` first')
     table = _pool(runs)
+    # rows in the paper's order: tasks as in TASKS, methods as Table I lists them, ablations and variants after
+    order = ('ppo', 'sac', 'dqn', 'bc', 'cql', 'iql', 'dreamerv3', 'fosp', 'vlsafe', 'vlsafe_nc')
+    rank = lambda m: (order.index(m.split('@')[0]) if m.split('@')[0] in order else len(order), m)
+    table = table.iloc[sorted(range(len(table)), key=lambda i: (TASKS.index(table['task'].iloc[i])
+                                                                 if table['task'].iloc[i] in TASKS else 99,
+                                                                 rank(table['method'].iloc[i])))].reset_index(drop=True)
     pt = paper_table()
     for m, col in PAPER_COLUMNS.items():
         table['paper_' + m] = [pt[col].get((t, meth.split('@')[0]), float('nan')) for t, meth in zip(table['task'], table['method'])]
     name = f'{experiment}_{profile}'
     scorers = ', '.join(sorted(set(table['scorer']) - {'none (no labels)'})) or 'none'
+    if 'none (no labels)' in set(table['scorer']): scorers += ' (world-model agents; the baselines read no labels)'
     caption = (f'{experiment}, profile {profile}: mean ± SEM over seeds × episodes; safety labels by {scorers}; '
                f"[paper's Table I value]. Episodes of at most {max(r['config']['env']['max_steps'] for r in runs)} steps "
                f"(paper: 500) on highway-env (paper: CARLA): compare trends, not digits.")

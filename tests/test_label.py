@@ -67,3 +67,56 @@ def test_real_clip_prefers_safe_prompt_on_clean_road():
     p = sc.score_frames(frames)
     assert p.shape == (2,) and ((0 < p) & (p < 1)).all() and abs(p[0] - p[1]) < 1e-6
     assert sc.identity['random_weights'] is False and sc.identity['quick_gelu'] is True
+
+
+class _Ep:
+    "A constructed episode: random BEV frames only (the CLIP scorer reads nothing else)."
+    def __init__(self, i):
+        self.id, self.policy, self.infos = i, 'expert', {}
+        self.bev = np.random.default_rng(i).integers(0, 256, (20 + i % 2, 32, 32, 3), dtype=np.uint8)
+
+
+class _DieAfter:
+    "Wraps a scorer; raises after `n` chunks, leaving those chunks on disk."
+    def __init__(self, inner, n): self.inner, self.n, self.identity = inner, n, inner.identity
+    def score_frames(self, x):
+        if self.n == 0: raise RuntimeError('stop')
+        self.n -= 1; return self.inner.score_frames(x)
+
+
+def test_ray_labelling_equals_local_and_resumes(tmp_path, monkeypatch):
+    "label.backend='ray' scores chunks on a pool of Ray actors: same labels as in-process, and it resumes a partial job."
+    ray = pytest.importorskip('ray', reason="needs Ray (pip install -e '.[dev]')")
+    import torch
+    from vlsafe.label import TINY_CLIP
+    torch.set_num_threads(1)
+    eps = [_Ep(i) for i in range(4)]                       # 82 frames -> 6 chunks of 16 (the last one of 2)
+    n_frames = sum(len(e.bev) for e in eps)
+    over = {'label.model': TINY_CLIP, 'label.pretrained': 'random', 'label.chunk_frames': 16}
+    local = label_dataset(get_config('smoke', over), 'dataset-ray', Store(tmp_path / 'a'), progress=False, episodes=eps)
+    # a partial job: 2 chunks scored in-process, then the process fails
+    cfg_ray = get_config('smoke', {**over, 'label.backend': 'ray', 'label.ray_actors': 2})
+    part = Store(tmp_path / 'b')
+    with pytest.raises(RuntimeError, match='stop'):
+        label_dataset(get_config('smoke', over), 'dataset-ray', part, progress=False, episodes=eps,
+                      scorer=_DieAfter(ClipScorer(TINY_CLIP, 'random'), 2))
+    first = {p.name: p.stat().st_mtime_ns for p in (tmp_path / 'b' / 'labels' / '.partial').glob('*/chunks/*.npz')}
+    assert len(first) == 2
+    import vlsafe.label as L
+    seen, dispatch = [], L._ray_chunks
+    def spy(*a, **kw):                                     # records which chunks came back from the actors
+        for k, p in dispatch(*a, **kw): seen.append(k); yield k, p
+    monkeypatch.setattr(L, '_ray_chunks', spy)
+    ray.init(num_cpus=2, log_to_driver=False)
+    try:
+        lid = label_dataset(cfg_ray, 'dataset-ray', part, progress=False, episodes=eps)   # actors build their scorers
+    finally:
+        ray.shutdown()
+    assert lid == local                                    # the backend is not part of the labels' identity
+    assert sorted(seen) == [2, 3, 4, 5]                    # the four missing chunks, scored by the Ray actors
+    chunks = part.path('labels', lid) / 'chunks'
+    assert all((chunks / n).stat().st_mtime_ns == t for n, t in first.items())      # finished chunks untouched
+    assert part.manifest('labels', lid)['frames_scored_last_run'] == n_frames - 32   # only the other 4 chunks
+    a, b = load_labels(local, Store(tmp_path / 'a')), load_labels(lid, part)
+    assert sorted(a) == sorted(b) == [0, 1, 2, 3]
+    for k in a: np.testing.assert_allclose(a[k], b[k], atol=1e-6)

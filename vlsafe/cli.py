@@ -92,8 +92,10 @@ def cmd_run(a):
 
 def cmd_reproduce(a):
     from vlsafe.reproduce import reproduce
+    ov = _parse_set(a.set)
+    if a.home: ov['run.home'] = a.home
     t = reproduce(a.experiment, a.profile, a.tasks, a.methods, a.seeds, a.scorer, a.results, a.figures,
-                  backend=a.backend, papermill=not a.no_papermill, progress=not a.quiet)
+                  backend=a.backend, papermill=not a.no_papermill, progress=not a.quiet, overrides=ov)
     _report(a.experiment, a.profile, a.results, a.figures, t)
 
 def cmd_aggregate(a):
@@ -178,6 +180,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument('--scorer', default='clip', choices=('clip', 'oracle'))
     s.add_argument('--backend', default='local', choices=('local', 'ray'))
     s.add_argument('--no-papermill', action='store_true', help='run cells in this process instead of notebooks')
+    s.add_argument('--set', action='append', metavar='KEY=VALUE', help='config override for every cell, repeatable')
     results_args(s); s.set_defaults(fn=cmd_reproduce)
     s = sub.add_parser('aggregate', help='rebuild tables and figures from finished runs')
     s.add_argument('--experiment', default='table1'); s.add_argument('--profile', default='small')

@@ -75,6 +75,10 @@ class LabelConfig:
     dtype: str = F('fp32', choices=('fp32', 'bf16', 'fp16'))
     batch_size: int = F(64, lo=1, hi=65536, hashed=False)
     chunk_frames: int = F(2048, lo=1, hi=10_000_000, hashed=False)
+    backend: str = F('local', choices=('local', 'ray'), hashed=False,
+                     doc='ray: score chunks on a pool of Ray actors ($RAY_ADDRESS picks the cluster)')
+    ray_actors: int = F(2, lo=1, hi=10_000, hashed=False, doc='Ray actors, each holding one scorer')
+    ray_gpus: float = F(0.0, lo=0.0, hi=64.0, hashed=False, doc='GPUs per Ray actor (0: CPU actors)')
 
 @dataclass
 class WorldModelConfig:

@@ -18,7 +18,7 @@ __all__ = ['CLIP_PRESETS', 'RANDOM', 'TINY_CLIP', 'TINY_CLIP_CONFIG', 'ORACLE_PA
            'clip_safety_prob', 'register_model_config', 'register_tiny_clip', 'WeightsUnavailable', 'hf_offline',
            'resolve_weights', 'file_sha256', 'FramePreprocess', 'ClipScorer', 'collision_ahead', 'collision_within',
            'gap_risk', 'oracle_prob', 'OracleScorer', 'OracleFallbackWarning', 'clip_weights_available', 'make_scorer',
-           'label_dataset', 'load_labels', 'check_labels']
+           'ChunkScorer', 'label_dataset', 'load_labels', 'check_labels']
 
 # %% ../nbs/03_label.ipynb #c006
 @runtime_checkable
@@ -486,6 +486,55 @@ def _read_chunk(path: Path, spans) -> np.ndarray:
                             f'store does not match the dataset; remove {path.parent.parent} and relabel')
     return p
 
+class ChunkScorer:
+    """One Ray actor of the labelling pool: builds its own scorer on its machine (from the label config, or a copy of
+    the scorer object the driver was given) and scores the chunks it is sent. It refuses to work when its scorer's
+    identity differs from the driver's (e.g. a worker without the CLIP weights would fall back to the oracle)."""
+    def __init__(self, label_cfg: dict | None, scorer, device: str, ident: dict):
+        from vlsafe.config import from_dict
+        self.scorer = scorer if scorer is not None else make_scorer(from_dict(LabelConfig, label_cfg, prefix='label.'), device)
+        got = json.loads(json.dumps(self.scorer.identity, default=str))
+        if got != ident:
+            raise ArtifactError(f'a Ray labelling actor built scorer {got}, the driver {ident}: the workers must see the '
+                                'same CLIP weights (a shared checkpoint path, or the same pretrained cache)')
+    def score(self, spans, payload) -> np.ndarray:
+        "`payload`: the chunk's frames (CLIP), or its episodes by id (the oracle reads privileged state)."
+        if isinstance(payload, dict): return _score_chunk(self.scorer, spans, payload, {})
+        return np.asarray(self.scorer.score_frames(payload), np.float32)
+
+def _ray_chunks(cfg: Config, scorer, given: bool, ident: dict, plan, todo: list[int], by_id: dict):
+    """Score chunks `todo` of `plan` on a pool of `cfg.label.ray_actors` Ray actors; yields (k, p) as chunks finish
+    (any order), keeping two chunks in flight per actor so none waits for the driver."""
+    try: import ray
+    except ImportError: raise ImportError("label.backend='ray' needs Ray: pip install -e '.[ray]'") from None
+    started = not ray.is_initialized()
+    if started: ray.init(address=os.environ.get('RAY_ADDRESS'), ignore_reinit_error=True, log_to_driver=False)
+    lc = cfg.label
+    Actor = ray.remote(num_cpus=1, num_gpus=lc.ray_gpus)(ChunkScorer)
+    shared = ray.put(scorer) if given else None
+    from vlsafe.config import to_dict
+    actors = [Actor.remote(None if given else to_dict(lc), shared, 'cuda' if lc.ray_gpus > 0 else 'cpu', ident)
+              for _ in range(min(lc.ray_actors, len(todo)))]
+    oracle = ident.get('kind') == 'oracle'
+    def submit(a, k):
+        spans = plan[k]
+        payload = ({eid: by_id[eid] for eid, _, _ in spans} if oracle
+                   else np.concatenate([np.asarray(by_id[eid].bev[s:e]) for eid, s, e in spans]))
+        return a.score.remote(spans, payload)
+    queue, running = list(todo), {}
+    def feed(a):
+        if queue: k = queue.pop(0); running[submit(a, k)] = (k, a)
+    try:
+        for a in actors * 2: feed(a)
+        while running:
+            [ref], _ = ray.wait(list(running), num_returns=1)
+            k, a = running.pop(ref)
+            yield k, ray.get(ref)
+            feed(a)
+    finally:
+        for a in actors: ray.kill(a)
+        if started: ray.shutdown()
+
 def label_dataset(cfg: Config, dataset_id: str, store: Store | None = None, progress: bool = True, *,
                   scorer: SafetyScorer | None = None, episodes: list | None = None) -> str:
     """Label every frame of dataset `dataset_id` with `cfg.label`'s scorer into a resumable, append-only labels
@@ -494,7 +543,8 @@ def label_dataset(cfg: Config, dataset_id: str, store: Store | None = None, prog
     store = store or Store(cfg.run.home or None)
     if episodes is None:
         store.require('dataset', dataset_id)
-    scorer = scorer if scorer is not None else make_scorer(cfg.label, cfg.run.device)
+    given = scorer is not None
+    scorer = scorer if given else make_scorer(cfg.label, cfg.run.device)
     ident = json.loads(json.dumps(scorer.identity, default=str))
     config = {'scorer': ident, 'label': hashable(cfg.label)}
     inputs = {'dataset': dataset_id}
@@ -529,15 +579,18 @@ def label_dataset(cfg: Config, dataset_id: str, store: Store | None = None, prog
         t0, n_new, cache = time.time(), 0, {}
         bar = tqdm(total=n_total, initial=n_done, unit='frame', desc=f"label ({ident['kind']})", disable=not progress,
                    dynamic_ncols=True, file=sys.stderr)
-        for k, spans in enumerate(plan):
-            path = cdir / f'c{k:05d}.npz'
-            if path.exists(): continue
-            p = _score_chunk(scorer, spans, by_id, cache)
-            e_arr, s_arr = _chunk_arrays(spans)
+        todo = [k for k in range(len(plan)) if not (cdir / f'c{k:05d}.npz').exists()]
+        # chunks are scored here in order, or on Ray actors in any order; each is written as soon as it is scored,
+        # so a killed job (driver or actors) resumes from the chunks on disk either way
+        scored = (_ray_chunks(cfg, scorer, given, ident, plan, todo, by_id) if cfg.label.backend == 'ray'
+                  else ((k, _score_chunk(scorer, plan[k], by_id, cache)) for k in todo))
+        for k, p in scored:
+            e_arr, s_arr = _chunk_arrays(plan[k])
+            p = np.asarray(p)
             if p.shape != e_arr.shape or not np.isfinite(p).all() or (p < 0).any() or (p > 1).any():
                 raise ValueError(f'scorer {ident["kind"]} returned invalid scores for chunk {k} (shape {p.shape}, '
                                  f'expected {e_arr.shape}; all must be finite and in [0, 1])')
-            with atomic_path(path) as tmp:
+            with atomic_path(cdir / f'c{k:05d}.npz') as tmp:
                 with open(tmp, 'wb') as f: np.savez(f, episode=e_arr, step=s_arr, p=p.astype(np.float32))
             n_new += len(p); bar.update(len(p))
         bar.close()

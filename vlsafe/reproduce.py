@@ -128,8 +128,9 @@ SWEEPS: dict[str, dict[str, Any]] = {
                                    for k, (m, t) in CLIP_PRESETS.items()}),
 }
 
-def plan(experiment: str, profile: str, tasks=None, methods=None, seeds=None, scorer: str = 'clip') -> list[dict]:
-    "The cells of an experiment as papermill parameter dicts."
+def plan(experiment: str, profile: str, tasks=None, methods=None, seeds=None, scorer: str = 'clip',
+         overrides: dict | None = None) -> list[dict]:
+    "The cells of an experiment as papermill parameter dicts; `overrides` apply to every cell (a variant's win)."
     if experiment not in SWEEPS: raise ConfigError(f"unknown experiment '{experiment}'; choose one of {list(SWEEPS)}")
     sw = SWEEPS[experiment]
     cells = []
@@ -139,7 +140,8 @@ def plan(experiment: str, profile: str, tasks=None, methods=None, seeds=None, sc
             for seed in seeds or sw['seeds']:
                 for variant, ov in (sw.get('variants') or {'': {}}).items():
                     cells.append(dict(task=task, method=method, seed=int(seed), profile=profile, scorer=scorer,
-                                      variant=variant, overrides=json.dumps(ov), experiment=experiment))
+                                      variant=variant, overrides=json.dumps({**(overrides or {}), **ov}),
+                                      experiment=experiment))
     return cells
 
 # %% ../nbs/08_reproduce.ipynb #c015
@@ -182,12 +184,14 @@ def run_notebook(cell: dict, results='results', nb_dir: Path | None = None, kern
 
 def reproduce(experiment: str = 'table1', profile: str = 'small', tasks=None, methods=None, seeds=None,
               scorer: str = 'clip', results='results', figures='figures', backend: str = 'local',
-              papermill: bool = True, progress: bool = True, rebuild_missing: bool = False) -> pd.DataFrame:
+              papermill: bool = True, progress: bool = True, rebuild_missing: bool = False,
+              overrides: dict | None = None) -> pd.DataFrame:
     """Run every missing cell of `experiment`, then aggregate. Returns the aggregated table. With `rebuild_missing`,
     a cell whose results exist but whose artifacts are not in this machine's store runs again (same config, so
     the same numbers up to the determinism of the stages)."""
     from tqdm.auto import tqdm
-    cells = [dict(c, rebuild_missing=rebuild_missing) for c in plan(experiment, profile, tasks, methods, seeds, scorer)]
+    cells = [dict(c, rebuild_missing=rebuild_missing) for c in plan(experiment, profile, tasks, methods, seeds, scorer,
+                                                                     overrides)]
     todo = [c for c in cells if not cell_done(c, results, rebuild_missing)]
     print(f'{experiment} @ {profile}: {len(cells)} cells, {len(cells) - len(todo)} done, {len(todo)} to run')
     def one(c):

@@ -14,9 +14,9 @@ from .evaluate import result_hash, OFFLINE_BASELINES, ONLINE_BASELINES
 
 # %% auto #0
 __all__ = ['WM_METHODS', 'BASELINES', 'METHODS', 'PAPER_NAMES', 'TASK_NAMES', 'PAPER_COLUMNS', 'CLIP_PRESETS', 'PAPER_TASKS',
-           'SWEEPS', 'paper_table', 'cell_config', 'run_dir', 'run_stages', 'run_baseline_stages', 'artifacts_present',
-           'run_cell', 'plan', 'experiments_dir', 'cell_out_dir', 'cell_done', 'run_notebook', 'reproduce',
-           'collect_runs', 'to_markdown', 'plot_return_cost', 'aggregate']
+           'SWEEPS', 'CLIP_PARAMS', 'paper_table', 'cell_config', 'run_dir', 'run_stages', 'run_baseline_stages',
+           'artifacts_present', 'run_cell', 'plan', 'experiments_dir', 'cell_out_dir', 'cell_done', 'run_notebook',
+           'reproduce', 'collect_runs', 'to_markdown', 'plot_return_cost', 'clip_params', 'plot_scaling', 'aggregate']
 
 # %% ../nbs/08_reproduce.ipynb #c005
 WM_METHODS = ('vlsafe', 'dreamerv3', 'fosp', 'vlsafe_nc')      # world-model agents: differ only in the actor loss
@@ -284,6 +284,46 @@ def plot_return_cost(table: pd.DataFrame, path, title: str):
     plt.close(fig)
     return path
 
+# Parameters of the whole CLIP model (image and text towers), counted from open_clip 3.3.0's model configs on the
+# meta device (no weights needed; the notebook re-counts ViT-B-32). The image tower alone: 88M, 304M, 632M, 1845M.
+CLIP_PARAMS = {'ViT-B-32': 151.28e6, 'ViT-L-14': 427.62e6, 'ViT-H-14': 986.11e6, 'ViT-bigG-14': 2539.57e6}
+
+def clip_params(model: str) -> int:
+    "Parameter count of open_clip model `model` (e.g. 'ViT-B-32-quickgelu'), from its config alone."
+    import torch
+    from open_clip.factory import get_model_config
+    from open_clip.model import CLIP
+    with torch.device('meta'): m = CLIP(**get_model_config(model))
+    return sum(p.numel() for p in m.parameters())
+
+def plot_scaling(table: pd.DataFrame, path, title: str):
+    """Return, cost and collision rate (mean ± SEM) against CLIP size for the rows `<method>@<CLIP preset>` (the
+    CLIP-scaling ablation), one line per task and method. Returns None when the table has no such rows."""
+    import matplotlib; import matplotlib.pyplot as plt
+    preset = table['method'].str.split('@').str[1]
+    keep = preset.isin(list(CLIP_PARAMS))
+    if not keep.any(): return None
+    rows = table[keep].assign(preset=preset[keep], base=table['method'][keep].str.split('@').str[0])
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.9))
+    for ax, (m, label) in zip(axes, [('return', 'episode return'), ('cost', 'episode cost'),
+                                     ('collision_rate', 'collision rate (share of episodes)')]):
+        for (task, base), t in rows.groupby(['task', 'base']):
+            t = t.assign(x=t['preset'].map(CLIP_PARAMS) / 1e6).sort_values('x')
+            ax.errorbar(t['x'], t[m], yerr=t[m + '_sem'], fmt='o-', capsize=3,
+                        label=f"{TASK_NAMES.get(task, task)}, {PAPER_NAMES.get(base, base)}")
+        ax.set_xscale('log'); ax.set_xlabel('CLIP parameters (millions, log scale)'); ax.set_ylabel(label)
+        xs = sorted({CLIP_PARAMS[p] / 1e6 for p in rows['preset']})
+        ax.set_xticks(xs, [next(f'{k}\n{v / 1e6:.0f}M' for k, v in CLIP_PARAMS.items() if v / 1e6 == x) for x in xs],
+                      fontsize=7)
+        ax.minorticks_off(); ax.grid(alpha=.3)
+    axes[0].legend(fontsize=7)
+    import textwrap
+    fig.suptitle(textwrap.fill(title, 150), fontsize=8); fig.tight_layout()
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp: fig.savefig(tmp, dpi=120, format=path.suffix[1:])
+    plt.close(fig)
+    return path
+
 def aggregate(experiment: str, profile: str, results='results', figures='figures') -> pd.DataFrame:
     "Pool all runs of `experiment` at `profile` into results/tables/<experiment>_<profile>.{csv,md} and a figure."
     runs = collect_runs(experiment, profile, results)
@@ -308,4 +348,5 @@ def aggregate(experiment: str, profile: str, results='results', figures='figures
     with atomic_path(tdir / f'{name}.csv') as tmp: table.to_csv(tmp, index=False)
     atomic_write_text(tdir / f'{name}.md', to_markdown(table, caption))
     plot_return_cost(table, Path(figures) / f'{name}_return_cost.png', caption)
+    plot_scaling(table, Path(figures) / f'{name}_scaling.png', caption)      # only where rows are CLIP variants
     return table

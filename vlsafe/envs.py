@@ -651,11 +651,39 @@ class DrivingEnv(gym.Env):
         self.ego = Vehicle(self.road, np.array([x, y], dtype=np.float64), heading=float(h), speed=float(v))
         self.ego.LENGTH, self.ego.WIDTH = EGO_LENGTH, EGO_WIDTH
         self.road.vehicles.insert(0, self.ego)
+        return self._begin_episode()
+
+    # -- what every backend shares once its simulator has moved: route progress, reward, cost, termination, info --
+    def _begin_episode(self):
+        "Counters and route position of a fresh episode; the first observation and info."
         self.t, self.s, self.wp_done, self.travel = 0, 0.0, 0, 0.0
         s, lat, _ = self.route.project(self.ego.position[None], 0.0)
         self.s, self.lat = float(s[0]), float(lat[0])
         self._last_bev = self._bev()
         return {'bev': self._last_bev}, self._info()
+
+    def _score_step(self, acc: float, steer: float, collision: bool, impact_speed: float):
+        """The step's (obs, reward, terminated, truncated, info) from the ego's new state. `impact_speed` is the
+        speed a collision is charged at (a backend whose physics already slowed the car passes the speed before)."""
+        e = self.ego
+        s, lat, _ = self.route.project(e.position[None], self.s)
+        self.s, self.lat = float(s[0]), float(lat[0])
+        done_now = int(np.searchsorted(self.route.waypoints_s, self.s + 1e-9, side='right'))
+        new_wp = done_now > self.wp_done and abs(self.lat) <= OFF_ROUTE_M
+        if new_wp: self.wp_done = done_now
+        arrived = bool(self.route.destination and self.s >= self.route.length - 1e-6 and abs(self.lat) <= OFF_ROUTE_M
+                       and not collision)
+        t, _ = self._route_frame()
+        vel = e.velocity
+        v_par = float(vel @ t); v_perp = float(t[0] * vel[1] - t[1] * vel[0])
+        reward = cardreamer_reward(new_wp, v_par, v_perp, impact_speed if collision else e.speed, collision, self.lat,
+                                   arrived)
+        cost = safety_cost(collision, abs(self.lat) > OUT_OF_LANE_M)
+        terminated = bool(collision or abs(self.lat) > OFF_ROUTE_M or arrived)
+        truncated = bool(self.t >= self.cfg.max_steps and not terminated)
+        self._last_bev = self._bev()
+        info = self._info(collision, impact_speed if collision else 0.0, acc, steer, cost, arrived)
+        return {'bev': self._last_bev}, reward, terminated, truncated, info
 
     def step(self, action):
         if self.ego is None: raise RuntimeError("call reset() before step()")
@@ -673,23 +701,7 @@ class DrivingEnv(gym.Env):
         self.t += 1
         collision = self._collision()
         self._replace_npcs()
-        s, lat, _ = self.route.project(e.position[None], self.s)
-        self.s, self.lat = float(s[0]), float(lat[0])
-        done_now = int(np.searchsorted(self.route.waypoints_s, self.s + 1e-9, side='right'))
-        new_wp = done_now > self.wp_done and abs(self.lat) <= OFF_ROUTE_M
-        if new_wp: self.wp_done = done_now
-        arrived = bool(self.route.destination and self.s >= self.route.length - 1e-6 and abs(self.lat) <= OFF_ROUTE_M
-                       and not collision)
-        t, _ = self._route_frame()
-        vel = e.velocity
-        v_par = float(vel @ t); v_perp = float(t[0] * vel[1] - t[1] * vel[0])
-        reward = cardreamer_reward(new_wp, v_par, v_perp, e.speed, collision, self.lat, arrived)
-        cost = safety_cost(collision, abs(self.lat) > OUT_OF_LANE_M)
-        terminated = bool(collision or abs(self.lat) > OFF_ROUTE_M or arrived)
-        truncated = bool(self.t >= self.cfg.max_steps and not terminated)
-        self._last_bev = self._bev()
-        info = self._info(collision, e.speed if collision else 0.0, acc, steer, cost, arrived)
-        return {'bev': self._last_bev}, reward, terminated, truncated, info
+        return self._score_step(acc, steer, collision, e.speed)
 
     def _replace_npcs(self):
         e, sc = self.ego, self.scene

@@ -16,7 +16,8 @@ from .evaluate import result_hash, OFFLINE_BASELINES, ONLINE_BASELINES
 __all__ = ['WM_METHODS', 'BASELINES', 'METHODS', 'PAPER_NAMES', 'TASK_NAMES', 'PAPER_COLUMNS', 'CLIP_PRESETS', 'PAPER_TASKS',
            'SWEEPS', 'CLIP_PARAMS', 'paper_table', 'cell_config', 'run_dir', 'run_stages', 'run_baseline_stages',
            'artifacts_present', 'run_cell', 'plan', 'experiments_dir', 'cell_out_dir', 'cell_done', 'run_notebook',
-           'reproduce', 'collect_runs', 'to_markdown', 'plot_return_cost', 'clip_params', 'plot_scaling', 'aggregate']
+           'reproduce', 'collect_runs', 'to_markdown', 'to_latex', 'plot_return_cost', 'clip_params', 'plot_scaling',
+           'aggregate']
 
 # %% ../nbs/08_reproduce.ipynb #c005
 WM_METHODS = ('vlsafe', 'dreamerv3', 'fosp', 'vlsafe_nc')      # world-model agents: differ only in the actor loss
@@ -254,6 +255,38 @@ def to_markdown(table: pd.DataFrame, caption: str) -> str:
         lines.append(f"| {TASK_NAMES.get(r['task'], r['task'])} | {r['method']} | " + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
 
+def _tex(s: str) -> str:
+    "Plain text -> LaTeX text (the characters our names and captions use)."
+    for a, b in (('\\', r'\textbackslash{}'), ('&', r'\&'), ('%', r'\%'), ('_', r'\_'), ('#', r'\#'), ('±', r'$\pm$'),
+                 ('↑', r'$\uparrow$'), ('↓', r'$\downarrow$'), ('×', r'$\times$'), ('[', '{[}'), (']', '{]}')):
+        s = s.replace(a, b)
+    return s
+
+def to_latex(table: pd.DataFrame, caption: str, label: str = 'tab:results') -> str:
+    """The same table for a paper: booktabs, one row per (task, method), our mean ± SEM with the paper's value in
+    brackets, task names once per block."""
+    from vlsafe.evaluate import METRICS, LABELS
+    lines = [r'\begin{table*}[t]', r'\centering', r'\scriptsize', r'\setlength{\tabcolsep}{3pt}',
+             r'\begin{tabular}{ll' + 'c' * len(METRICS) + '}', r'\toprule',
+             'Task & Method & ' + ' & '.join(_tex(LABELS[m]) for m in METRICS) + r' \\', r'\midrule']
+    last = None
+    for _, r in table.iterrows():
+        if last is not None and r['task'] != last: lines.append(r'\midrule')
+        task = _tex(TASK_NAMES.get(r['task'], r['task'])) if r['task'] != last else ''
+        base = r['method'].split('@')[0]
+        name = PAPER_NAMES.get(base, base) + (r['method'][len(base):] if '@' in r['method'] else '')
+        cells = []
+        for m in METRICS:
+            c = _fmt(r[m], r[m + '_sem'])
+            p = r.get('paper_' + m)
+            if p is not None and not (isinstance(p, float) and math.isnan(p)): c += f' [{p:g}]'
+            cells.append(_tex(c))
+        lines.append(f'{task} & {_tex(name)} & ' + ' & '.join(cells) + r' \\')
+        last = r['task']
+    lines += [r'\bottomrule', r'\end{tabular}', r'\caption{' + _tex(caption) + '}', r'\label{' + label + '}',
+              r'\end{table*}']
+    return '\n'.join(lines) + '\n'
+
 def plot_return_cost(table: pd.DataFrame, path, title: str):
     """Return vs cost per method with SEM error bars, one panel per task; the paper's points as hollow squares in the
     same colour. One colour per method in every panel, one legend beside the panels."""
@@ -347,6 +380,7 @@ def aggregate(experiment: str, profile: str, results='results', figures='figures
     tdir = Path(results) / 'tables'; tdir.mkdir(parents=True, exist_ok=True)
     with atomic_path(tdir / f'{name}.csv') as tmp: table.to_csv(tmp, index=False)
     atomic_write_text(tdir / f'{name}.md', to_markdown(table, caption))
+    atomic_write_text(tdir / f'{name}.tex', to_latex(table, caption, label=f'tab:{name}'))
     plot_return_cost(table, Path(figures) / f'{name}_return_cost.png', caption)
     plot_scaling(table, Path(figures) / f'{name}_scaling.png', caption)      # only where rows are CLIP variants
     return table

@@ -487,6 +487,17 @@ def _read_episode(data: Path, row: dict, S: int, discrete: bool, verify: bool, f
                    rewards=_to_numpy(_column(tb, 'rewards', f), n)[:-1].astype(np.float32), costs=costs,
                    terminated=bool(term[-2]), truncated=bool(trunc[-2]), infos=infos, seed=int(row['seed']))
 
+def _check_memory(frames: int, size: int, dataset_id: str, share: float = 0.8):
+    """Episodes are held in memory whole: refuse, before reading, a dataset whose frames alone would not fit in
+    `share` of the memory available now (an OOM kill would name nothing)."""
+    import psutil
+    need, avail = frames * size * size * 3, psutil.virtual_memory().available
+    if need > share * avail:
+        raise MemoryError(f"dataset {dataset_id} holds {frames:,} BEV frames of {size}x{size} px = {need / 2**30:.1f} GiB "
+                          f"in memory, but only {avail / 2**30:.1f} GiB are available: collect with a smaller "
+                          "env.image_size (the world model resizes to wm.image_size anyway) or fewer data.episodes, "
+                          "or run on a machine with more memory")
+
 def load_episodes(dataset_id: str, store: Store | None = None, *, env: EnvConfig | None = None,
                   verify: bool = True, threads: int | None = None) -> list[Episode]:
     """All episodes of a collected dataset, in id order. `env`: the caller's env config, which the dataset's task,
@@ -515,6 +526,7 @@ def load_episodes(dataset_id: str, store: Store | None = None, *, env: EnvConfig
     counts = dict(manifest=man['episodes'], minari=meta.get('total_episodes'), index=len(index), card=card['episodes'])
     if len(set(counts.values())) != 1 or [r['id'] for r in index] != list(range(man['episodes'])):
         raise ArtifactError(f"{root}: episode counts disagree ({counts}); {fix}")
+    _check_memory(man['steps'] + man['episodes'], S, dataset_id)
     with ThreadPoolExecutor(threads or min(8, os.cpu_count() or 1)) as ex:
         eps = list(ex.map(lambda r: _read_episode(data, r, S, discrete, verify, fix), index))
     if sum(len(e) for e in eps) != man['steps']:

@@ -22,9 +22,9 @@ import torch
 
 CONFIGS = {
     'paper': dict(wm=dict(image_size=64, deter=512, units=512, stoch=32, classes=32, cnn_depth=32, layers=2,
-                          batch_size=16, batch_length=64), target_s=5.0),
+                          batch_size=16, batch_length=64), target_s=5.0, target_wm_s=2.5),
     'tiny': dict(wm=dict(image_size=64, deter=256, units=256, stoch=32, classes=32, cnn_depth=16, layers=2,
-                         batch_size=16, batch_length=32), target_s=0.8),
+                         batch_size=16, batch_length=32), target_s=0.8, target_wm_s=0.4),
 }
 
 def timed(fn, repeats: int) -> tuple[list[float], list[float]]:

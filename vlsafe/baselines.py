@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy, csv, dataclasses, json, math, time
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Callable
 import gymnasium as gym
 import numpy as np
@@ -18,7 +17,7 @@ from .config import BaselineConfig, Config, ConfigError, EnvConfig, from_dict, s
 from .nets import Encoder, MLP
 from .store import ArtifactError, Store, atomic_path, seed_everything
 from .agent import BoundedNormal, to_agent_action, to_env_action
-from .world_model import WorldModel, action_spec
+from .world_model import action_spec, resize_frames, train_threads
 
 # %% auto #0
 __all__ = ['BASELINES', 'DISCRETE', 'BOX', 'UPDATES', 'ACTING_NET', 'SB3_DEFAULTS', 'check_method', 'frames_chw', 'Transitions',
@@ -31,7 +30,7 @@ __all__ = ['BASELINES', 'DISCRETE', 'BOX', 'UPDATES', 'ACTING_NET', 'SB3_DEFAULT
 
 # %% ../nbs/06_baselines.ipynb #c006
 # one list of method names for the package: the evaluation stage keys results by them (`result_hash`)
-from .evaluate import OFFLINE_BASELINES as OFFLINE, ONLINE_BASELINES as ONLINE
+from .evaluate import OFFLINE_BASELINES as OFFLINE, ONLINE_BASELINES as ONLINE, ONLINE_ACTION_MODE
 BASELINES = OFFLINE + ONLINE
 
 def check_method(method: str) -> str:
@@ -46,8 +45,7 @@ def frames_chw(bev, size: int) -> np.ndarray:
     bev = np.asarray(bev)
     if bev.dtype != np.uint8 or bev.ndim < 3 or bev.shape[-1] != 3 or bev.shape[-2] != bev.shape[-3]:
         raise ValueError(f"BEV frames must be uint8 (..., S, S, 3), got {bev.dtype} {bev.shape}")
-    shim = SimpleNamespace(cfg=SimpleNamespace(image_size=size), device='cpu')   # the method needs only these two
-    x = WorldModel.preprocess_image(shim, bev)
+    x = resize_frames(bev, size)
     return (x * 255).round_().clamp_(0, 255).to(torch.uint8).numpy()
 
 # %% ../nbs/06_baselines.ipynb #c011
@@ -293,7 +291,7 @@ def sb3_kwargs(method: str, cfg: BaselineConfig) -> dict:
 
 def online_env_config(env: EnvConfig, method: str) -> EnvConfig:
     "The task a method trains and runs in: SAC needs continuous actions, PPO and DQN use Discrete(15)."
-    return dataclasses.replace(env, action_mode='continuous' if method == 'sac' else 'discrete')
+    return dataclasses.replace(env, action_mode=ONLINE_ACTION_MODE[method])
 
 class BEVObservation(gym.ObservationWrapper):
     "{'bev': uint8 (S, S, 3)} -> uint8 (3, s, s) as `frames_chw` makes it; `info` passes through."
@@ -395,10 +393,6 @@ def baseline_id(cfg: Config, method: str, dataset_id: str | None = None) -> str:
     "The artifact id `train_baseline(cfg, method, dataset_id)` builds."
     return Store.make_id('baseline', baseline_config(cfg, method), {'dataset': dataset_id} if method in OFFLINE else None)
 
-def _train_threads(cfg: Config) -> int:
-    # small (smoke) networks on one thread: their ops are too small to split (same rule as the world model's)
-    return cfg.run.threads if cfg.baseline.units >= 256 else 1
-
 def train_baseline(cfg: Config, method: str, dataset_id: str | None = None, store: Store | None = None,
                    progress: bool = True) -> str:
     """Train (or find, or resume) baseline `method` of `BASELINES`; offline ones need `dataset_id`.
@@ -414,7 +408,7 @@ def train_baseline(cfg: Config, method: str, dataset_id: str | None = None, stor
     inputs = {'dataset': dataset_id} if method in OFFLINE else None
 
     def work(dir: Path) -> dict:
-        threads = torch.get_num_threads(); torch.set_num_threads(_train_threads(cfg))
+        threads = torch.get_num_threads(); torch.set_num_threads(train_threads(cfg, cfg.baseline.units))
         try:
             if method in ONLINE:
                 seed_everything(cfg.baseline.seed)

@@ -13,8 +13,8 @@ from .config import Config, to_dict, stable_hash, hashable
 from .store import atomic_write_json, atomic_path, git_commit, machine_info
 
 # %% auto #0
-__all__ = ['METRICS', 'LABELS', 'OFFLINE_BASELINES', 'ONLINE_BASELINES', 'episode_row', 'summarize', 'Policy', 'rollout',
-           'evaluate_policy', 'save_gif', 'result_hash', 'write_run']
+__all__ = ['METRICS', 'LABELS', 'OFFLINE_BASELINES', 'ONLINE_BASELINES', 'ONLINE_ACTION_MODE', 'episode_row', 'summarize',
+           'Policy', 'rollout', 'evaluate_policy', 'save_gif', 'result_hash', 'write_run']
 
 # %% ../nbs/07_evaluate.ipynb #c005
 METRICS = ('return', 'cost', 'avg_speed', 'waypoints_completed', 'travel_distance', 'arrive_rate',
@@ -116,6 +116,8 @@ def _finite(x):
     return x
 
 OFFLINE_BASELINES, ONLINE_BASELINES = ('bc', 'cql', 'iql'), ('ppo', 'sac', 'dqn')
+# the action space each online baseline trains and acts in: SAC has no discrete form, DQN no continuous one
+ONLINE_ACTION_MODE = {'ppo': 'discrete', 'sac': 'continuous', 'dqn': 'discrete'}
 
 def result_hash(cfg: Config, method: str) -> str:
     """Hash of the part of `cfg` that decides `method`'s result. A world-model method reads every section but

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np, pandas as pd
 from .config import Config, get_config, stable_hash, ConfigError, TASKS
 from .store import Store, atomic_write_text, atomic_path
-from .evaluate import result_hash, OFFLINE_BASELINES, ONLINE_BASELINES
+from .evaluate import result_hash, OFFLINE_BASELINES, ONLINE_BASELINES, ONLINE_ACTION_MODE
 
 # %% auto #0
 __all__ = ['WM_METHODS', 'BASELINES', 'METHODS', 'PAPER_NAMES', 'TASK_NAMES', 'PAPER_COLUMNS', 'CLIP_PRESETS', 'PAPER_TASKS',
@@ -43,8 +43,9 @@ def paper_table() -> pd.DataFrame:
 # %% ../nbs/08_reproduce.ipynb #c008
 def cell_config(profile: str = 'smoke', task: str = 'four_lane', method: str = 'vlsafe', seed: int = 0,
                 scorer: str = 'clip', episodes: int = -1, overrides: dict | str | None = None) -> Config:
-    """The config of one table cell: the profile, the cell's keys, then any extra overrides. SAC acts in the
-    continuous action mode (it has no discrete form); every other method in the profile's mode."""
+    """The config of one table cell: the profile, the cell's keys, then any extra overrides. An online baseline
+    trains and acts in its own action mode (`ONLINE_ACTION_MODE`: SAC continuous, PPO and DQN discrete); every other
+    method in the profile's."""
     if method not in METHODS:
         raise ConfigError(f"unknown method '{method}'; choose one of {list(METHODS)}")
     if isinstance(overrides, str):
@@ -52,7 +53,7 @@ def cell_config(profile: str = 'smoke', task: str = 'four_lane', method: str = '
         overrides = yaml.safe_load(overrides)
     cell = {'env.task': task, 'label.scorer': scorer, 'wm.seed': seed, 'agent.seed': seed, 'baseline.seed': seed}
     if method in WM_METHODS: cell['agent.objective'] = method
-    if method == 'sac': cell['env.action_mode'] = 'continuous'
+    if method in ONLINE_BASELINES: cell['env.action_mode'] = ONLINE_ACTION_MODE[method]
     if episodes and episodes > 0: cell['eval.episodes'] = int(episodes)
     return get_config(profile, {**(overrides or {}), **cell})   # the cell's own keys win over extra overrides
 

@@ -16,9 +16,9 @@ from .rssm import RSSM
 from .store import ArtifactError, Store, atomic_path, atomic_write_json, seed_everything
 
 # %% auto #0
-__all__ = ['action_spec', 'synthetic_batch', 'WorldModel', 'NonFiniteLossError', 'save_checkpoint', 'read_checkpoint', 'fit',
-           'train_threads', 'world_model_id', 'train_world_model', 'load_world_model', 'open_loop', 'horizon_error',
-           'plot_open_loop', 'plot_heads']
+__all__ = ['action_spec', 'synthetic_batch', 'resize_frames', 'WorldModel', 'NonFiniteLossError', 'save_checkpoint',
+           'read_checkpoint', 'fit', 'train_threads', 'world_model_id', 'train_world_model', 'load_world_model',
+           'open_loop', 'horizon_error', 'plot_open_loop', 'plot_heads']
 
 # %% ../nbs/04_world_model.ipynb #c005
 def action_spec(space) -> dict:
@@ -61,6 +61,20 @@ def synthetic_batch(B: int = 2, L: int = 8, size: int = 32, n_actions: int = 15,
 # %% ../nbs/04_world_model.ipynb #c007
 def _np2t(x, device):
     return x.to(device) if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x), device=device)
+
+def resize_frames(img, size: int, device='cpu') -> torch.Tensor:
+    """uint8 BEV frames (…, H, W, 3) -> float (…, 3, size, size) in [0, 1]: area averaging when shrinking, bilinear
+    when growing. The world model's input, and the baselines' (same frames for every method)."""
+    x = _np2t(img, device)
+    if x.dim() < 3 or x.shape[-1] != 3 or x.shape[-2] != x.shape[-3]:
+        raise ValueError(f"'image' must be uint8 (..., S, S, 3) BEV frames, got shape {tuple(x.shape)}")
+    lead, S = x.shape[:-3], size
+    x = x.reshape(-1, *x.shape[-3:]).permute(0, 3, 1, 2).float()
+    x = x / 255.0 if img.dtype in (np.uint8, torch.uint8) else x
+    if x.shape[-1] != S:
+        x = F.interpolate(x, size=(S, S), mode='area' if x.shape[-1] > S else 'bilinear',
+                          **({} if x.shape[-1] > S else {'align_corners': False}))
+    return x.reshape(*lead, 3, S, S)
 
 class WorldModel(nn.Module):
     "DreamerV3 world model with reward, cost, continue and safety heads."
@@ -124,16 +138,7 @@ class WorldModel(nn.Module):
 
     def preprocess_image(self, img) -> torch.Tensor:
         "uint8 (…, H, W, 3) -> float (…, 3, S, S) in [0, 1], S = cfg.image_size."
-        x = _np2t(img, self.device)
-        if x.dim() < 3 or x.shape[-1] != 3 or x.shape[-2] != x.shape[-3]:
-            raise ValueError(f"'image' must be uint8 (..., S, S, 3) BEV frames, got shape {tuple(x.shape)}")
-        lead, S = x.shape[:-3], self.cfg.image_size
-        x = x.reshape(-1, *x.shape[-3:]).permute(0, 3, 1, 2).float()
-        x = x / 255.0 if img.dtype in (np.uint8, torch.uint8) else x
-        if x.shape[-1] != S:
-            x = F.interpolate(x, size=(S, S), mode='area' if x.shape[-1] > S else 'bilinear',
-                              **({} if x.shape[-1] > S else {'align_corners': False}))
-        return x.reshape(*lead, 3, S, S)
+        return resize_frames(img, self.cfg.image_size, self.device)
 
     def preprocess(self, batch: dict) -> dict:
         "A sampler batch (numpy dict, keys of `vlsafe.data.SequenceSampler`) -> dict of tensors."
@@ -327,11 +332,11 @@ def _dataset_action_spec(store: Store, dataset_id: str, episodes) -> dict:
     if mode is None: mode = 'discrete' if np.issubdtype(np.asarray(episodes[0].actions).dtype, np.integer) else 'continuous'
     return {'kind': 'discrete', 'n': 15} if mode == 'discrete' else {'kind': 'box', 'low': [-3., -1.], 'high': [3., 1.]}
 
-def train_threads(cfg: Config) -> int:
-    """Threads for training: `cfg.run.threads`, but one for small (smoke-sized, units < 256) models, whose ops are
-    too small to split — on a shared machine two spinning OpenMP threads made a smoke update 60x slower (5.8 s vs
-    0.1 s, load 9)."""
-    return cfg.run.threads if cfg.wm.units >= 256 else 1
+def train_threads(cfg: Config, units: int | None = None) -> int:
+    """Threads for training a model of width `units` (default: the world model's): `cfg.run.threads`, but one for
+    small (smoke-sized, units < 256) models, whose ops are too small to split — on a shared machine two spinning
+    OpenMP threads made a smoke update 60x slower (5.8 s vs 0.1 s, load 9)."""
+    return cfg.run.threads if (cfg.wm.units if units is None else units) >= 256 else 1
 
 def world_model_id(cfg: Config, dataset_id: str, labels_id: str | None) -> str:
     return Store.make_id('wm', cfg.wm, {'dataset': dataset_id, 'labels': labels_id or ''})

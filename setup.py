@@ -8,10 +8,11 @@ cfg = config['DEFAULT']
 
 requirements = shlex.split(cfg.get('requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
+carla_requirements = shlex.split(cfg.get('carla_requirements', ''))
 extras = {
-    'dev': dev_requirements,
+    'dev': dev_requirements + carla_requirements,    # tests run the backend against the real CARLA client
     'ray': ['ray[default]==2.60.0'],   # the dashboard and job API for clusters; tests need only `ray` (dev)
-    'carla': ['carla>=0.9.15'],
+    'carla': carla_requirements,
     # Table I's online baselines (PPO, SAC, DQN). stable-baselines3 is also a core requirement (settings.ini);
     # the offline ones (BC, CQL, IQL) are written in vlsafe.baselines: every d3rlpy 2.x pins gymnasium==1.0.0,
     # which conflicts with our gymnasium 1.4.0 (highway-env, minari), so d3rlpy is not used.

@@ -21,10 +21,11 @@ __all__ = ['BASELINE_NAMES', 'cmd_collect', 'cmd_label', 'cmd_train_wm', 'cmd_tr
 
 # %% ../nbs/08b_cli.ipynb #c003
 def _parse_set(items: list[str]) -> dict:
+    "`key=value` pairs; each value stays text here and is read by its config field's type (`3e-5` is a float)."
     out = {}
     for it in items or []:
         if '=' not in it: raise ConfigError(f"--set expects key=value, got '{it}' (e.g. --set wm.deter=256)")
-        k, v = it.split('=', 1); out[k.strip()] = yaml.safe_load(v)
+        k, v = it.split('=', 1); out[k.strip()] = v.strip()
     return out
 
 def _cfg(a, **cell):

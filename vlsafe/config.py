@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #c002
 from __future__ import annotations
-import dataclasses, difflib, hashlib, json, os, typing
+import dataclasses, difflib, hashlib, json, math, os, typing
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -218,17 +218,44 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 # %% ../nbs/00_config.ipynb #c011
+_TYPES = {'int': int, 'float': float, 'str': str, 'bool': bool, 'list': list, 'dict': dict}
+_FLAGS = {'true': True, 'yes': True, 'on': True, '1': True, 'false': False, 'no': False, 'off': False, '0': False}
+
+def _parse(key: str, tp: type, v):
+    """A string where a number, flag, list or mapping belongs is read by the field's type. Strings arrive from the
+    shell (`--set wm.lr=3e-5`) and from papermill, whose JSON `3e-05` YAML 1.1 reads back as a string (YAML wants a
+    dot in a float); Python's own `float` reads every spelling, including `nan` and `inf`, which the range check
+    then names."""
+    if not isinstance(v, str) or tp is str: return v
+    s = v.strip()
+    try:
+        if tp is float: return float(s)
+        if tp is int:
+            try: return int(s)
+            except ValueError:
+                f = float(s)   # '1e5' steps
+                if f.is_integer(): return int(f)
+                raise
+        if tp is bool: return _FLAGS[s.lower()]
+        if tp in (list, dict):
+            import yaml
+            return yaml.safe_load(s)
+    except (ValueError, KeyError): pass
+    return v   # left as the string: the type check below names the key and the expected type
+
 def _check_value(key: str, f: dataclasses.Field, v):
-    tp = f.type if not isinstance(f.type, str) else {'int': int, 'float': float, 'str': str, 'bool': bool,
-                                                      'list': list, 'dict': dict}.get(f.type, object)
+    tp = f.type if not isinstance(f.type, str) else _TYPES.get(f.type, object)
+    v = _parse(key, tp, v)
     if tp is float and isinstance(v, int) and not isinstance(v, bool): v = float(v)
     if tp is list and isinstance(v, tuple): v = list(v)
+    if tp is dict and isinstance(v, dict): v = {k: _parse(f'{key}.{k}', float, x) for k, x in v.items()}   # shares
     ok = isinstance(v, tp) and not (tp in (int, float) and isinstance(v, bool))
     if not ok:
         raise ConfigError(f"config key '{key}' must be {tp.__name__}, got {type(v).__name__} {v!r}")
     m = f.metadata
-    if tp is float and v != v:
-        raise ConfigError(f"config key '{key}' is NaN; give a finite number")
+    if tp is float and not math.isfinite(v):
+        raise ConfigError(f"config key '{key}' = {v!r} is not a finite number; give a finite value "
+                          f"(default {f.default!r})")
     if m.get('lo') is not None and v < m['lo']:
         raise ConfigError(f"config key '{key}' = {v!r} is below its minimum {m['lo']}")
     if m.get('hi') is not None and v > m['hi']:

@@ -29,7 +29,7 @@ def F(default, *, lo=None, hi=None, choices=None, hashed=True, doc=''):
 SAFE_PROMPT = "red vehicle is driving safely with no car accidents."
 UNSAFE_PROMPT = "The red car is deviating from its trajectory, driving off the road, or encountering an accident."
 TASKS = ('four_lane', 'left_turn', 'right_turn', 'navigation', 'roundabout', 'lane_merge', 'overtake')
-OBJECTIVES = ('vlsafe', 'dreamerv3', 'fosp', 'vlsafe_nc')
+OBJECTIVES = ('vlsafe', 'dreamerv3', 'fosp', 'vlsafe_nc', 'fisor')
 
 @dataclass
 class EnvConfig:
@@ -107,12 +107,15 @@ class WorldModelConfig:
     batch_length: int = F(64, lo=2, hi=4096)
     steps: int = F(100_000, lo=0)
     seed: int = F(0, lo=0)
+    holdout: float = F(0.1, lo=0.0, hi=0.9, doc='share of episodes held out of training (drawn from `seed`) on which '
+                       'the model is scored (`vlsafe.world_model.wm_quality`)')
     log_every: int = F(50, lo=1, hashed=False)
     ckpt_every: int = F(1000, lo=1, hashed=False)
 
 @dataclass
 class AgentConfig:
-    "Actor-critic in imagination; `objective` picks VL-SAFE, DreamerV3, FOSP-style or the no-VLM ablation."
+    """Actor-critic in imagination; `objective` picks VL-SAFE, DreamerV3, FOSP (offline part, as published), the
+    no-VLM ablation, or `fisor` (VL-SAFE's weight with a hard feasibility indicator on the cost critic)."""
     objective: str = F('vlsafe', choices=OBJECTIVES)
     horizon: int = F(15, lo=1, hi=1000)
     gamma: float = F(0.997, lo=0.0, hi=1.0)
@@ -125,9 +128,14 @@ class AgentConfig:
     beta2: float = F(2.0, lo=0.0, hi=100.0, doc='cost-advantage temperature')
     weight_clip: float = F(20.0, lo=1.0, hi=1e6, doc='upper clip on the advantage weight w')
     entropy: float = F(3e-4, lo=0.0, hi=10.0, doc='entropy regulariser (DreamerV3 actor)')
-    cost_limit: float = F(0.1, lo=0.0, doc='FOSP feasibility: V_c(s) <= cost_limit (a small tolerance above 0: '
+    cost_limit: float = F(0.1, lo=0.0, doc='fisor feasibility: V_c(s) <= cost_limit (a small tolerance above 0: '
                           'the cost critic is a regression, never exactly 0)')
     bc_lr: float = F(1e-4, lo=0.0, hi=1.0, doc='learning rate of the behaviour-policy estimate')
+    adv_norm: str = F('batch_std', choices=('scale', 'batch_std'),
+                      doc="AWR advantages: 'scale' divides by the return scale S (DreamerV3's normaliser), "
+                          "'batch_std' standardises them over the batch (AWR implementations)")
+    expectile: float = F(0.8, lo=0.5, hi=0.99, doc='FOSP: expectile of the value nets (reward upper, cost lower)')
+    ref_discount: float = F(0.99, lo=0.0, hi=1.0, doc="FOSP: discount of the reachability max-backup (the code's mu)")
     batch_size: int = F(16, lo=1, hi=4096)
     batch_length: int = F(64, lo=2, hi=4096)
     steps: int = F(50_000, lo=0)
@@ -171,6 +179,9 @@ class RunConfig:
     "How to run: none of these fields changes a result, so none enters a hash."
     profile: str = F('smoke', choices=('smoke', 'small', 'paper'), hashed=False)
     device: str = F('cpu', hashed=False)
+    precision: str = F('auto', choices=('auto', 'fp32', 'bf16'), hashed=False,
+                       doc='auto: bf16 autocast where the hardware computes bf16 natively, else fp32 '
+                           '(`vlsafe.nets.autocast_context`)')
     threads: int = F(2, lo=1, hi=1024, hashed=False)
     progress: bool = F(True, hashed=False)
     home: str = F('', hashed=False, doc='artifact root; empty means $VLSAFE_HOME or ./data')
@@ -209,7 +220,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         'wm.cnn_depth': 16, 'wm.batch_size': 16, 'wm.batch_length': 32, 'wm.steps': 5000,
         'agent.batch_size': 16, 'agent.batch_length': 32, 'agent.steps': 3000,
         'agent.actor_lr': 1e-4, 'agent.critic_lr': 1e-4,
-        'eval.episodes': 20,
+        'eval.episodes': 50,
         'baseline.cnn_depth': 16, 'baseline.units': 256, 'baseline.steps': 5000, 'baseline.online_steps': 50_000,
         'baseline.batch_size': 64, 'baseline.target_update': 1000, 'baseline.buffer_size': 50_000,
         'baseline.ckpt_every': 1000,

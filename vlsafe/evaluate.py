@@ -9,12 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 import numpy as np, pandas as pd
-from .config import Config, to_dict, stable_hash, hashable
-from .store import atomic_write_json, atomic_path, git_commit, machine_info
+from .config import Config, OBJECTIVES, ConfigError, DataConfig, to_dict, stable_hash, hashable
+from .store import atomic_write_json, atomic_path, git_commit, machine_info, code_versions
 
 # %% auto #0
-__all__ = ['METRICS', 'LABELS', 'OFFLINE_BASELINES', 'ONLINE_BASELINES', 'ONLINE_ACTION_MODE', 'episode_row', 'summarize',
-           'Policy', 'rollout', 'evaluate_policy', 'save_gif', 'result_hash', 'write_run']
+__all__ = ['METRICS', 'LABELS', 'REFERENCE_METHODS', 'OFFLINE_BASELINES', 'ONLINE_BASELINES', 'ONLINE_ACTION_MODE', 'episode_row',
+           'summarize', 'Policy', 'rollout', 'collection_seeds', 'scenario_seeds', 'make_eval_env', 'evaluate_policy',
+           'noop_action', 'ConstantPolicy', 'behaviour_choice', 'BehaviourPolicy', 'reference_policy',
+           'evaluate_reference', 'save_gif', 'scorer_fields', 'result_stages', 'expected_label_source', 'result_hash',
+           'write_run', 'run_reference']
 
 # %% ../nbs/07_evaluate.ipynb #c005
 METRICS = ('return', 'cost', 'avg_speed', 'waypoints_completed', 'travel_distance', 'arrive_rate',
@@ -82,24 +85,97 @@ def rollout(env, policy: Policy, seed: int, record: bool = False, max_steps: int
         if term or trunc: break
     return episode_row(rewards, costs, infos), frames
 
-def evaluate_policy(policy: Policy, cfg: Config, episodes: int | None = None, progress: bool = True,
-                    env_factory: Callable | None = None):
-    "Roll `policy` out for `episodes` (default `cfg.eval.episodes`); returns (episodes DataFrame, first episode's frames)."
-    from tqdm.auto import tqdm
+def collection_seeds(data: DataConfig) -> set[int]:
+    "The reset seeds of every episode of the dataset `data` describes (as `vlsafe.data` collects them)."
+    from vlsafe.data import episode_seed
+    return {episode_seed(data.seed, i) for i in range(data.episodes)}
+
+def scenario_seeds(cfg: Config, episodes: int | None = None) -> list[int]:
+    """The evaluation scenarios: `episodes` (default `eval.episodes`) seeds from `eval.seed`. They never depend on a
+    training seed, so every method and seed is scored on the same set; an overlap with the dataset's collection
+    seeds is refused."""
+    seeds = [cfg.eval.seed + i for i in range(episodes or cfg.eval.episodes)]
+    clash = sorted(set(seeds) & collection_seeds(cfg.data))
+    if clash:
+        raise ConfigError(f"evaluation seeds {clash[:3]}{' …' if len(clash) > 3 else ''} ({len(clash)} of {len(seeds)}) "
+                          f"are collection seeds of the dataset (data.seed={cfg.data.seed}, {cfg.data.episodes} episodes): "
+                          f"the policy would be scored on scenes it was trained on. Set eval.seed so that "
+                          f"eval.seed … eval.seed + eval.episodes − 1 avoids them (the default 1000 does: collection "
+                          f"seeds lie in [2**31, 2**32))")
+    return seeds
+
+def make_eval_env(cfg: Config):
+    "The task of `cfg.env`, with `eval.traffic_density` when it shifts traffic."
+    from vlsafe.envs import make_task
     env_cfg = to_dict(cfg.env)
     if cfg.eval.traffic_density >= 0: env_cfg['traffic_density'] = cfg.eval.traffic_density
-    if env_factory is None:
-        from vlsafe.envs import make_task
-        env_factory = lambda: make_task(env_cfg.pop('task'), **env_cfg)
-    env = env_factory()
+    return make_task(env_cfg.pop('task'), **env_cfg)
+
+def evaluate_policy(policy: Policy, cfg: Config, episodes: int | None = None, progress: bool = True,
+                    env_factory: Callable | None = None):
+    """Roll `policy` out on the scenarios `scenario_seeds(cfg, episodes)`; returns (episodes DataFrame with one row
+    per scenario, first episode's frames)."""
+    from tqdm.auto import tqdm
+    seeds = scenario_seeds(cfg, episodes)
+    env = (env_factory or (lambda: make_eval_env(cfg)))()
     rows, frames = [], None
-    n = episodes or cfg.eval.episodes
-    for i in tqdm(range(n), desc=f'evaluate {cfg.env.task}', unit='ep', disable=not progress):
-        seed = cfg.eval.seed + i
+    for i, seed in enumerate(tqdm(seeds, desc=f'evaluate {cfg.env.task}', unit='ep', disable=not progress)):
         row, fr = rollout(env, policy, seed, record=(i == 0 and cfg.eval.gif))
-        rows.append(dict(episode=i, seed=seed, **row)); frames = frames if fr is None else fr
+        extra = policy.episode_info() if hasattr(policy, 'episode_info') else {}
+        rows.append(dict(episode=i, seed=seed, **row, **extra)); frames = frames if fr is None else fr
     env.close()
     return pd.DataFrame(rows), frames
+
+# %% ../nbs/07_evaluate.ipynb #r001
+REFERENCE_METHODS = ('expert', 'behaviour', 'noop')
+
+def noop_action(action_mode: str):
+    "The do-nothing action: acceleration 0 m/s², steering 0, in `action_mode`."
+    from vlsafe.envs import ACC, STEER, decode_action
+    a = ACC.index(0.0) * len(STEER) + STEER.index(0.0) if action_mode == 'discrete' else np.zeros(2, np.float32)
+    assert decode_action(a, action_mode) == (0.0, 0.0)
+    return a
+
+class ConstantPolicy:
+    "Acts the same action whatever it sees."
+    def __init__(self, action): self.action = action
+    def reset(self, seed: int | None = None): pass
+    def act(self, obs=None, info=None): return self.action
+
+def behaviour_choice(mix: dict, seed: int) -> str:
+    "The behaviour policy that drives scenario `seed`: a draw with `mix`'s shares, from the seed alone."
+    names = sorted(k for k, v in mix.items() if v > 0)
+    if not names: raise ConfigError(f"data.policy_mix {mix} gives no policy a positive share")
+    p = np.array([mix[k] for k in names], float)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x626568]))     # 'beh'
+    return names[int(rng.choice(len(names), p=p / p.sum()))]
+
+class BehaviourPolicy:
+    "The data's policy mixture: each scenario is driven by the policy `behaviour_choice` draws for its seed."
+    def __init__(self, env, mix: dict, epsilon: float):
+        self.env, self.mix, self.epsilon, self.name, self.policy = env, dict(mix), epsilon, None, None
+    def reset(self, seed: int | None = None):
+        from vlsafe.experts import make_policy
+        if seed is None: raise ValueError("the behaviour mixture picks its policy from the scenario seed: reset(seed=...)")
+        self.name = behaviour_choice(self.mix, seed)
+        kw = {'epsilon': self.epsilon} if self.name == 'eps_random' else {}
+        self.policy = make_policy(self.name, self.env, seed=seed, **kw); self.policy.reset(seed=seed)
+    def act(self, obs, info=None): return self.policy.act(obs, info)
+    def episode_info(self) -> dict: return {'behaviour': self.name}
+
+def reference_policy(method: str, env, cfg: Config):
+    "The policy of reference row `method` on `env` (expert and behaviour read the env's privileged state)."
+    from vlsafe.experts import make_policy
+    if method == 'expert': return make_policy('expert', env)
+    if method == 'behaviour': return BehaviourPolicy(env, cfg.data.policy_mix, cfg.data.epsilon)
+    if method == 'noop': return ConstantPolicy(noop_action(cfg.env.action_mode))
+    raise ConfigError(f"unknown reference method '{method}'; choose one of {list(REFERENCE_METHODS)}")
+
+def evaluate_reference(cfg: Config, method: str, episodes: int | None = None, progress: bool = True,
+                       env_factory: Callable | None = None):
+    "`evaluate_policy` for reference row `method`; returns (episodes DataFrame, first episode's frames)."
+    env = (env_factory or (lambda: make_eval_env(cfg)))()
+    return evaluate_policy(reference_policy(method, env, cfg), cfg, episodes, progress, env_factory=lambda: env)
 
 # %% ../nbs/07_evaluate.ipynb #c011
 def save_gif(frames, path, fps: int = 10, scale: int = 2) -> Path:
@@ -115,30 +191,78 @@ def _finite(x):
     if isinstance(x, float) and not math.isfinite(x): return None
     return x
 
+def scorer_fields(scorer: dict | None) -> dict:
+    """The labels' scorer as flat fields (what a table names): from the label stage's identity, where it records
+    them; a method that reads no labels gets `scorer='none'`."""
+    s = scorer or {}
+    kind = s.get('kind', 'none') + (f" (fallback from {s['fallback_from']})" if s.get('fallback_from') else '')
+    return dict(scorer=kind, scorer_model=s.get('model', ''), scorer_size=s.get('size', ''),
+                scorer_weights=s.get('checkpoint') or s.get('pretrained') or '',
+                scorer_sha256=s.get('weights_sha256') or s.get('checkpoint_sha256') or '',
+                scorer_trained_here=bool(s.get('trained_here', False)))
+
 OFFLINE_BASELINES, ONLINE_BASELINES = ('bc', 'cql', 'iql'), ('ppo', 'sac', 'dqn')
 # the action space each online baseline trains and acts in: SAC has no discrete form, DQN no continuous one
 ONLINE_ACTION_MODE = {'ppo': 'discrete', 'sac': 'continuous', 'dqn': 'discrete'}
 
-def result_hash(cfg: Config, method: str) -> str:
+def result_stages(method: str) -> tuple[str, ...]:
+    "The stages whose code decides `method`'s result; their versions (`vlsafe.store.CODE_VERSIONS`) enter `result_hash`."
+    if method in OFFLINE_BASELINES: return ('dataset', 'baseline', 'eval')
+    if method in ONLINE_BASELINES: return ('baseline', 'eval')
+    if method in OBJECTIVES: return ('dataset', 'labels', 'wm', 'agent', 'eval')
+    return ('dataset', 'eval')   # a reference row: the collection's policies, evaluated
+
+def expected_label_source(cfg: Config) -> str:
+    """The scorer kind labelling will really use on this machine: 'oracle' when asked for, or where CLIP weights are
+    missing and `label.fallback_to_oracle` lets the oracle stand in; else 'clip'."""
+    if cfg.label.scorer == 'oracle': return 'oracle'
+    from vlsafe.label import clip_weights_available
+    ok, _ = clip_weights_available(cfg.label)
+    return 'oracle' if not ok and cfg.label.fallback_to_oracle and not cfg.label.checkpoint else 'clip'
+
+def result_hash(cfg: Config, method: str, label_source: str | None = None) -> str:
     """Hash of the part of `cfg` that decides `method`'s result. A world-model method reads every section but
     `baseline`; a baseline reads `env`, `eval`, `baseline`, the frame size `wm.image_size` and, offline, `data` — so
-    tuning one family never invalidates the other's finished runs."""
+    tuning one family never invalidates the other's finished runs. A reference row reads `env` and `eval` (and the
+    behaviour mixture its `data.policy_mix` and `data.epsilon`)."""
     h = hashable(cfg)
-    if method in OFFLINE_BASELINES + ONLINE_BASELINES:
+    if method in REFERENCE_METHODS:
+        h = {k: h[k] for k in ('env', 'eval')} | ({'data': {k: h['data'][k] for k in ('policy_mix', 'epsilon')}}
+                                                  if method == 'behaviour' else {})
+    elif method in OFFLINE_BASELINES + ONLINE_BASELINES:
         keep = ('env', 'eval', 'run', 'baseline') + (('data',) if method in OFFLINE_BASELINES else ())
         h = {k: v for k, v in h.items() if k in keep} | {'wm': {'image_size': cfg.wm.image_size}}
     else: h.pop('baseline', None)
+    # the stages' code versions and, for a world-model agent, the label source it really used (`label_source`, by
+    # default the one labelling would use here): a fix to a stage, or CLIP weights arriving, makes a result stale
+    h['code'] = code_versions(*result_stages(method))
+    if method in OBJECTIVES: h['label_source'] = label_source or expected_label_source(cfg)
     return stable_hash(h)
 
 def write_run(out_dir, cfg: Config, episodes: pd.DataFrame, artifacts: dict[str, str], scorer: dict | None,
               wall_time: float, method: str, frames=None, extra: dict | None = None) -> dict:
     "Write episodes.csv, metrics.json (with provenance) and an episode GIF into `out_dir`."
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / 'episodes.csv') as tmp: episodes.to_csv(tmp, index=False)
+    sf = scorer_fields(scorer)
+    with atomic_path(out / 'episodes.csv') as tmp: episodes.assign(**sf).to_csv(tmp, index=False)
     metrics = dict(method=method, task=cfg.env.task, profile=cfg.run.profile, metrics=_finite(summarize(episodes)),
-                   scorer=scorer, artifacts=artifacts, config=to_dict(cfg), config_hash=result_hash(cfg, method),
+                   scorer=scorer, scorer_fields=sf, scenarios=[int(s) for s in episodes['seed']], artifacts=artifacts, config=to_dict(cfg), config_hash=result_hash(cfg, method, (scorer or {}).get('kind')),
                    git_commit=git_commit(), machine=machine_info(), wall_time_s=wall_time,
                    episodes=int(len(episodes)), **(extra or {}))
     if frames is not None and len(frames): metrics['gif'] = save_gif(frames, out / 'episode.gif').name
     atomic_write_json(out / 'metrics.json', metrics)
     return metrics
+
+def run_reference(cfg: Config, method: str, out_dir, force: bool = False, progress: bool = True) -> dict:
+    """Evaluate reference row `method` into `out_dir` (`metrics.json`, `episodes.csv`). A finished run with the same
+    `result_hash` is returned as is; one with another config is refused unless `force`."""
+    out = Path(out_dir); mfile = out / 'metrics.json'; h = result_hash(cfg, method)
+    if mfile.exists() and not force:
+        old = json.loads(mfile.read_text())
+        if old.get('config_hash') == h: return old
+        raise FileExistsError(f"{mfile} holds a run with another config (hash {old.get('config_hash')} vs {h}); "
+                              f"choose another results folder or pass force=True to replace it")
+    t0 = time.time()
+    episodes, frames = evaluate_reference(cfg, method, progress=progress)
+    mix = {'policy_mix': cfg.data.policy_mix, 'epsilon': cfg.data.epsilon} if method == 'behaviour' else {}
+    return write_run(out, cfg, episodes, {}, None, time.time() - t0, method, frames, extra=dict(reference=True, **mix))

@@ -15,8 +15,8 @@ from .envs import DrivingEnv, Route, decode_action, _n_vehicles, CONT_LOW, CONT_
 # %% auto #0
 __all__ = ['CARLA_VERSION', 'CARLA_TIMEOUT_S', 'TM_PORT', 'EGO_BLUEPRINT', 'THROTTLE_ACC', 'BRAKE_DEC', 'INTENT_M',
            'TRAFFIC_RADIUS_M', 'FLOW_GAPS', 'CARLA_TASKS', 'CarlaTask', 'CarlaConnectionError', 'import_carla',
-           'connect', 'vehicle_control', 'branch_kind', 'trace_route', 'map_lanes', 'lane_ahead', 'VehicleState',
-           'CarlaDrivingEnv']
+           'connect', 'vehicle_control', 'branch_kind', 'trace_route', 'map_lanes', 'lane_ahead', 'opendrive_straight',
+           'opendrive_crossroads', 'VehicleState', 'CarlaDrivingEnv']
 
 # %% ../nbs/09_carla.ipynb #c005
 CARLA_VERSION = '0.9.15'
@@ -60,9 +60,10 @@ def import_carla():
         import carla
     except ImportError as e:
         raise ImportError(
-            f"env.backend='carla' needs the CARLA Python API: pip install carla=={CARLA_VERSION} (or the wheel for "
-            f"your Python in the CARLA {CARLA_VERSION} release's PythonAPI/carla/dist/), and a running CARLA "
-            f"{CARLA_VERSION} server (./CarlaUE4.sh -RenderOffScreen); or use env.backend='highway'") from e
+            f"env.backend='carla' needs the CARLA {CARLA_VERSION} Python API: pip install 'vlsafe[carla]' (PyPI's "
+            f"carla-0-9-15, Linux x86_64) or the wheel for your Python in the CARLA {CARLA_VERSION} release's "
+            f"PythonAPI/carla/dist/, and a running CARLA {CARLA_VERSION} server (./CarlaUE4.sh -RenderOffScreen); "
+            f"or use env.backend='highway'") from e
     return carla
 
 def connect(carla, host: str, port: int, timeout_s: float = CARLA_TIMEOUT_S):
@@ -185,6 +186,61 @@ def lane_ahead(cmap, carla, xy, heading: float, length: float = INTENT_M, step: 
         wp = min(nxt, key=lambda n: abs(_dyaw(h, _yaw(n))))
         h = _yaw(wp); pts.append(np.array(_xy(wp))); d += step
     return np.array(pts if len(pts) > 1 else pts * 2)
+
+# %% ../nbs/09_carla.ipynb #c014b
+def _odr_lane(i: int, width: float, mark: str) -> str:
+    return (f'<lane id="{i}" type="driving" level="false"><link/><width sOffset="0" a="{width}" b="0" c="0" d="0"/>'
+            f'<roadMark sOffset="0" type="{mark}" weight="standard" color="standard" width="0.15"/></lane>')
+
+def _odr_road(rid: int, x: float, y: float, hdg: float, length: float, n_left: int, n_right: int, width: float,
+              curvature: float = 0.0, junction: int = -1, link: str = '') -> str:
+    "One road of constant-width driving lanes on a line or an arc: outer lines solid, lines between lanes broken, none in junctions."
+    mark = lambda k, n: 'none' if junction >= 0 else 'solid' if k == n else 'broken'
+    left = ''.join(_odr_lane(k, width, mark(k, n_left)) for k in range(n_left, 0, -1))
+    right = ''.join(_odr_lane(-k, width, mark(k, n_right)) for k in range(1, n_right + 1))
+    shape = '<line/>' if curvature == 0 else f'<arc curvature="{curvature:.9f}"/>'
+    centre = 'none' if junction >= 0 else 'solid'
+    return (f'<road name="road{rid}" length="{length:.6f}" id="{rid}" junction="{junction}"><link>{link}</link>'
+            f'<planView><geometry s="0" x="{x:.6f}" y="{y:.6f}" hdg="{hdg:.9f}" length="{length:.6f}">{shape}'
+            f'</geometry></planView><lanes><laneSection s="0">' + (f'<left>{left}</left>' if n_left else '') +
+            f'<center><lane id="0" type="none" level="false"><roadMark sOffset="0" type="{centre}" weight="standard" '
+            'color="standard" width="0.15"/></lane></center>' + (f'<right>{right}</right>' if n_right else '') +
+            '</laneSection></lanes></road>')
+
+def _opendrive(body: str) -> str:
+    return ('<?xml version="1.0" encoding="UTF-8"?><OpenDRIVE><header revMajor="1" revMinor="4" name="" version="1.00">'
+            '<geoReference><![CDATA[+proj=tmerc +lat_0=0 +lon_0=0]]></geoReference></header>' + body + '</OpenDRIVE>')
+
+def opendrive_straight(n_lanes: int = 4, width: float = 3.2, x: float = 4.2, y_from: float = 250.0,
+                       y_to: float = -250.0) -> str:
+    """OpenDRIVE text of a straight road along CARLA's y axis, `n_lanes` lanes each way, centre line at `x`: the
+    right-hand lanes (ids −1 … −n, centres at x + width·(k − ½)) drive from `y_from` to `y_to`."""
+    # OpenDRIVE's frame is right-handed, CARLA's left-handed: CARLA's y is OpenDRIVE's −y
+    hdg = math.pi / 2 if y_to < y_from else -math.pi / 2
+    return _opendrive(_odr_road(1, x, -y_from, hdg, abs(y_to - y_from), n_lanes, n_lanes, width))
+
+def opendrive_crossroads(centre=(4.4, -137.0), half: float = 14.0, arm: float = 120.0, width: float = 3.2) -> str:
+    """OpenDRIVE text of a four-way junction: a 2·`half` m square at `centre` (CARLA's frame), four arms `arm` m long
+    with one lane each way, and from each arm's incoming lane a straight road and a left and a right quarter circle
+    (radius `half` on the centre line) into the other arms' outgoing lanes."""
+    X, Y = centre[0], -centre[1]
+    hdgs = [k * math.pi / 2 for k in range(4)]               # arm k leaves the junction at heading hdgs[k]
+    edge = lambda h: (X + half * math.cos(h), Y + half * math.sin(h))
+    roads = [_odr_road(k + 1, *edge(h), h, arm, 1, 1, width, link='<predecessor elementType="junction" elementId="100"/>')
+             for k, h in enumerate(hdgs)]
+    conns, rid = [], 10
+    for i, h in enumerate(hdgs):
+        for j, curv in (((i + 2) % 4, 0.0), ((i + 3) % 4, 1 / half), ((i + 1) % 4, -1 / half)):   # straight, left, right
+            link = (f'<predecessor elementType="road" elementId="{i + 1}" contactPoint="start"/>'
+                    f'<successor elementType="road" elementId="{j + 1}" contactPoint="start"/>')
+            road = _odr_road(rid, *edge(h), h + math.pi, 2 * half if curv == 0 else math.pi * half / 2, 0, 1, width,
+                             curv, junction=100, link=link)
+            roads.append(road.replace('<link/>', '<link><predecessor id="1"/><successor id="-1"/></link>', 1))
+            conns.append(f'<connection id="{len(conns)}" incomingRoad="{i + 1}" connectingRoad="{rid}" '
+                         'contactPoint="start"><laneLink from="1" to="-1"/></connection>')
+            rid += 1
+    return _opendrive(''.join(roads) + '<junction id="100" name="crossroads">' + ''.join(conns) + '</junction>')
+
 
 # %% ../nbs/09_carla.ipynb #c016
 @dataclass

@@ -5,7 +5,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {'data.episodes': 4, 'data.chunk_episodes': 2, 'env.max_steps': 30, 'wm.steps': 4, 'wm.batch_length': 8,
-        'agent.steps': 4, 'agent.batch_length': 8, 'agent.horizon': 4}
+        'agent.steps': 4, 'agent.batch_length': 8, 'agent.horizon': 4, 'wm.lr': 3e-5}   # 3e-05 in JSON: YAML reads text
 
 
 def test_table1_notebook_through_papermill(tmp_path, monkeypatch):
@@ -20,6 +20,7 @@ def test_table1_notebook_through_papermill(tmp_path, monkeypatch):
     run = results / 'table1' / 'smoke' / 'four_lane' / 'vlsafe' / 'seed0'
     m = json.loads((run / 'metrics.json').read_text())
     assert m['scorer']['kind'] == 'oracle' and m['episodes'] == 1 and m['method'] == 'vlsafe'
+    assert m['config']['wm']['lr'] == 3e-5
     assert set(m['artifacts']) == {'dataset', 'labels', 'world_model', 'agent'}
     assert (run / 'episodes.csv').read_text().count('\n') == 2   # header + one episode
     executed = json.loads(out_nb.read_text())

@@ -53,3 +53,86 @@ def test_papermill_overrides_keep_small_floats(tmp_path):
                         progress_bar=False, log_output=False)
     seen = json.loads(out.read_text())
     assert seen['lr'] == 3e-5 and seen['beta1'] == 1.5
+
+
+def _episodes(n=3, ret=50.0, seed0=1000):
+    import pandas as pd
+    return pd.DataFrame(dict(episode=range(n), seed=[seed0 + i for i in range(n)], steps=[100] * n,
+                             **{'return': [ret + i for i in range(n)]}, cost=[1.0] * n, avg_speed=[4.0] * n,
+                             waypoints_completed=[10] * n, travel_distance=[40.0] * n, arrived=[1.0] * n,
+                             collided=[0.0] * n, collisions=[0] * n, collision_speed=[float('nan')] * n))
+
+
+def test_code_versions_enter_ids_and_result_hash(monkeypatch):
+    "Bumping a stage's code version changes its artifact ids and the results that depend on it, and nothing else."
+    from vlsafe import store as st
+    from vlsafe.config import get_config
+    from vlsafe.evaluate import result_hash
+    cfg = get_config('smoke', {'label.scorer': 'oracle'})
+    ids = {k: st.Store.make_id(k, {'x': 1}) for k in ('dataset', 'wm', 'baseline')}
+    h = {m: result_hash(cfg, m) for m in ('vlsafe', 'bc', 'ppo')}
+    monkeypatch.setitem(st.CODE_VERSIONS, 'agent', st.CODE_VERSIONS['agent'] + 1)
+    assert result_hash(cfg, 'vlsafe') != h['vlsafe'] and result_hash(cfg, 'bc') == h['bc']
+    monkeypatch.setitem(st.CODE_VERSIONS, 'dataset', st.CODE_VERSIONS['dataset'] + 1)
+    assert st.Store.make_id('dataset', {'x': 1}) != ids['dataset'] and st.Store.make_id('wm', {'x': 1}) == ids['wm']
+    assert result_hash(cfg, 'bc') != h['bc'] and result_hash(cfg, 'ppo') == h['ppo']   # online: no dataset
+    monkeypatch.setitem(st.CODE_VERSIONS, 'baseline', st.CODE_VERSIONS['baseline'] + 1)
+    assert result_hash(cfg, 'ppo') != h['ppo'] and st.Store.make_id('baseline', {'x': 1}) != ids['baseline']
+
+
+def test_manifest_records_code_version_and_commit(tmp_path):
+    from vlsafe.store import Store, CODE_VERSIONS
+    s = Store(tmp_path)
+    i = s.build('labels', {'a': 1}, {'dataset': 'dataset-x'}, lambda w: None)
+    m = s.manifest('labels', i)
+    assert m['code_version'] == CODE_VERSIONS['labels'] and m['git_commit'] not in ('', None)
+
+
+def _fake_pipeline(monkeypatch, tmp_path, kind='oracle'):
+    "run_cell without training: the stages return fixed ids, the policy is never called, evaluation is canned."
+    import vlsafe.reproduce as rp, vlsafe.evaluate as ev, vlsafe.agent as ag
+    from vlsafe.store import Store
+    calls = []
+    def stages(cfg, store=None, progress=True):
+        calls.append(1)
+        return dict(ids={'agent': 'agent-x'}, scorer={'kind': kind}, store=Store(tmp_path / 'store'))
+    monkeypatch.setattr(rp, 'run_stages', stages)
+    monkeypatch.setattr(ag, 'load_policy', lambda *a, **k: None)
+    monkeypatch.setattr(ev, 'evaluate_policy', lambda policy, cfg, progress=True: (_episodes(), None))
+    return calls
+
+
+def test_stale_result_runs_again_instead_of_blocking(tmp_path, monkeypatch):
+    "A finished cell made by older stage code is not done: the sweep runs it again (same folder, no error)."
+    from vlsafe import store as st
+    from vlsafe.reproduce import plan, cell_done, cell_out_dir, run_cell, _cell_cfg
+    calls = _fake_pipeline(monkeypatch, tmp_path)
+    cell = plan('table1', 'smoke', ('four_lane',), ('vlsafe',), (0,), 'oracle')[0]
+    res = tmp_path / 'results'
+    m = run_cell(_cell_cfg(cell), 'vlsafe', cell_out_dir(cell, res), progress=False)
+    assert cell_done(cell, res) and len(calls) == 1 and m['code_versions']['agent'] == st.CODE_VERSIONS['agent']
+    monkeypatch.setitem(st.CODE_VERSIONS, 'wm', st.CODE_VERSIONS['wm'] + 1)
+    assert not cell_done(cell, res)
+    m2 = run_cell(_cell_cfg(cell), 'vlsafe', cell_out_dir(cell, res), progress=False)
+    assert len(calls) == 2 and m2['config_hash'] != m['config_hash'] and cell_done(cell, res)
+
+
+def test_label_source_is_part_of_the_result(tmp_path, monkeypatch):
+    """A cell labelled by the oracle because CLIP weights were missing is not done once the weights are there; a
+    world-model agent's result names the label source it used, a baseline's does not depend on it."""
+    import vlsafe.label as lb
+    from vlsafe.evaluate import result_hash, expected_label_source
+    from vlsafe.reproduce import plan, cell_done, cell_out_dir, run_cell, _cell_cfg
+    monkeypatch.setattr(lb, 'clip_weights_available', lambda cfg: (False, 'no weights here'))
+    cell = plan('table1', 'smoke', ('four_lane',), ('vlsafe',), (0,), 'clip')[0]
+    cfg = _cell_cfg(cell)
+    assert expected_label_source(cfg) == 'oracle'
+    h_fallback, h_bc = result_hash(cfg, 'vlsafe'), result_hash(cfg, 'bc')
+    _fake_pipeline(monkeypatch, tmp_path, kind='oracle')
+    res = tmp_path / 'results'
+    run_cell(cfg, 'vlsafe', cell_out_dir(cell, res), progress=False)
+    assert cell_done(cell, res)
+    monkeypatch.setattr(lb, 'clip_weights_available', lambda cfg: (True, 'cache'))
+    assert expected_label_source(cfg) == 'clip' and result_hash(cfg, 'vlsafe') != h_fallback
+    assert result_hash(cfg, 'bc') == h_bc
+    assert not cell_done(cell, res)

@@ -13,7 +13,7 @@ import yaml
 from .config import ConfigError, get_config, TASKS, OBJECTIVES
 from .evaluate import OFFLINE_BASELINES, ONLINE_BASELINES
 BASELINE_NAMES = OFFLINE_BASELINES + ONLINE_BASELINES
-from .store import Store, ArtifactError
+from .store import Store, ArtifactError, pin_home
 
 # %% auto #0
 __all__ = ['BASELINE_NAMES', 'cmd_collect', 'cmd_label', 'cmd_train_wm', 'cmd_train_agent', 'cmd_train_baseline', 'cmd_run',
@@ -145,6 +145,8 @@ def cmd_store(a):
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='vlsafe', description='VL-SAFE: vision-language-guided safe offline RL with world models')
     p.add_argument('--home', default='', help='artifact store root (default $VLSAFE_HOME or ./data)')
+    p.add_argument('--strict', action='store_true',
+                   help='refuse to reuse an artifact that another code version of its stage made (default: warn)')
     sub = p.add_subparsers(dest='cmd', required=True)
     def stage(name, fn, help, scorer=False):
         s = sub.add_parser(name, help=help)
@@ -195,7 +197,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None):
     a = parser().parse_args(argv)
-    if a.home: os.environ['VLSAFE_HOME'] = a.home
+    pin_home(a.home or None)   # one absolute store for this process and every kernel or worker it starts
+    if a.strict: os.environ['VLSAFE_STRICT'] = '1'
     try: a.fn(a)
     except (ConfigError, ArtifactError, FileExistsError, FileNotFoundError) as e:
         print(f'vlsafe {a.cmd}: error: {e}', file=sys.stderr); sys.exit(2)

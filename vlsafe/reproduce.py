@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 import numpy as np, pandas as pd
 from .config import Config, get_config, stable_hash, ConfigError, TASKS
-from .store import Store, atomic_write_text, atomic_path
+from .store import Store, atomic_write_text, atomic_path, code_versions, pin_home
 from .evaluate import result_hash, OFFLINE_BASELINES, ONLINE_BASELINES, ONLINE_ACTION_MODE
 
 # %% auto #0
@@ -93,18 +93,22 @@ def artifacts_present(metrics: dict, store: Store) -> bool:
 def run_cell(cfg: Config, method: str, out_dir: str | os.PathLike, store: Store | None = None,
              progress: bool = True, force: bool = False, rebuild_missing: bool = False) -> dict:
     """Run one cell and write its results into `out_dir`. An existing result for the same config is returned as is
-    (with `rebuild_missing`, only if its artifacts are in the store: a fresh machine then really runs the pipeline);
-    one for a *different* config is refused rather than overwritten (pass `force=True` to replace it)."""
-    from vlsafe.evaluate import evaluate_policy, write_run
+    (with `rebuild_missing`, only if its artifacts are in the store: a fresh machine then really runs the pipeline).
+    One made from the same config by older code, or with another label source, is stale and runs again; one for a
+    *different* config is refused rather than overwritten (pass `force=True` to replace it)."""
+    from vlsafe.evaluate import evaluate_policy, write_run, result_stages
     out = Path(out_dir); mfile = out / 'metrics.json'
     h = result_hash(cfg, method)
     if mfile.exists() and not force:
         old = json.loads(mfile.read_text())
         same = old.get('config_hash') == h
         if same and not (rebuild_missing and not artifacts_present(old, store or Store(cfg.run.home or None))): return old
-        if not same:
+        if not same and not _same_config(old, method, h):
             raise FileExistsError(f'{mfile} holds a run with another config (hash {old.get("config_hash")} vs '
                                   f'{h}); choose another results folder or pass force=True to replace it')
+        if not same:
+            print(f'{mfile}: same config, but made by other stage code ({old.get("code_versions", "versions not recorded")}) '
+                  f'or another label source ({old.get("label_source", (old.get("scorer") or {}).get("kind"))}); running it again')
     t0 = time.time()
     if method in BASELINES:
         from vlsafe.baselines import load_baseline_policy
@@ -115,7 +119,15 @@ def run_cell(cfg: Config, method: str, out_dir: str | os.PathLike, store: Store 
         st = run_stages(cfg, store, progress)
         policy = load_policy(st['ids']['agent'], st['store'], device=cfg.run.device)
     episodes, frames = evaluate_policy(policy, cfg, progress=progress)
-    return write_run(out, cfg, episodes, st['ids'], st['scorer'], time.time() - t0, method, frames)
+    ident = dict(code_versions=code_versions(*result_stages(method)),
+                 label_source=(st['scorer'] or {}).get('kind', 'none (reads no labels)'))
+    return write_run(out, cfg, episodes, st['ids'], st['scorer'], time.time() - t0, method, frames, extra=ident)
+
+def _same_config(old: dict, method: str, h: str) -> bool:
+    "Whether a finished run's config, hashed with today's code versions and label source, gives hash `h`."
+    from vlsafe.config import from_dict
+    try: return result_hash(from_dict(Config, old['config']), method) == h
+    except Exception: return False   # a config this code cannot read is another config
 
 # %% ../nbs/08_reproduce.ipynb #c012
 CLIP_PRESETS = {'ViT-B-32': ('ViT-B-32-quickgelu', 'openai'), 'ViT-L-14': ('ViT-L-14-quickgelu', 'openai'),

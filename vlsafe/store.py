@@ -4,15 +4,16 @@
 
 # %% ../nbs/00b_store.ipynb #c002
 from __future__ import annotations
-import contextlib, datetime, json, os, platform, random, shutil, socket, subprocess, tempfile, time
+import contextlib, datetime, json, os, platform, random, shutil, socket, subprocess, sys, tempfile, time, warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator
 import numpy as np
 from .config import stable_hash, hashable
 
 # %% auto #0
-__all__ = ['atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_path', 'git_commit', 'machine_info',
-           'seed_everything', 'ArtifactError', 'default_home', 'Store']
+__all__ = ['CODE_VERSIONS', 'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_path', 'git_commit',
+           'machine_info', 'seed_everything', 'ArtifactError', 'StaleArtifactWarning', 'code_version', 'code_versions',
+           'strict_mode', 'default_home', 'pin_home', 'Store']
 
 # %% ../nbs/00b_store.ipynb #c005
 def atomic_write_bytes(path, data: bytes) -> Path:
@@ -86,18 +87,53 @@ def seed_everything(seed: int) -> np.random.Generator:
 class ArtifactError(RuntimeError):
     "A missing, incomplete or mismatched artifact: the message says which and what to do."
 
+class StaleArtifactWarning(UserWarning):
+    "An artifact made by another code version of its stage is being reused."
+
+# Bump a stage's number whenever its semantics change (what it computes, not how fast): every artifact id of that
+# stage, and of every stage downstream through their input ids, then changes, so a fix never reuses stale work.
+# 'eval' enters no artifact, only the identity of results (vlsafe.evaluate.result_hash).
+CODE_VERSIONS: dict[str, int] = {'dataset': 1, 'frames': 1, 'labels': 1, 'wm': 1, 'agent': 1, 'baseline': 1, 'vlm': 1, 'eval': 1}
+
+def code_version(kind: str) -> int:
+    "The code version of stage `kind`; an unlisted stage is refused, so a new stage cannot skip versioning."
+    if kind not in CODE_VERSIONS:
+        raise ArtifactError(f"stage '{kind}' has no code version: add it to vlsafe.store.CODE_VERSIONS "
+                            f"(known: {sorted(CODE_VERSIONS)})")
+    return CODE_VERSIONS[kind]
+
+def code_versions(*kinds: str) -> dict[str, int]:
+    "{stage: code version} for the stages a result depends on."
+    return {k: code_version(k) for k in kinds}
+
+def strict_mode() -> bool:
+    "`--strict` (or VLSAFE_STRICT=1, which papermill kernels inherit): reusing an artifact of another code version is an error."
+    return os.environ.get('VLSAFE_STRICT', '').strip().lower() in ('1', 'true', 'yes', 'on')
+
 def default_home() -> Path:
-    return Path(os.environ.get('VLSAFE_HOME', './data')).expanduser()
+    """The store root: $VLSAFE_HOME or ./data, made absolute against the current folder, so that a relative
+    setting cannot mean another folder in a process that starts elsewhere (papermill kernels run in nbs/experiments)."""
+    return Path(os.environ.get('VLSAFE_HOME') or './data').expanduser().resolve()
+
+def pin_home(home=None) -> Path:
+    "Resolve the store root once (`home`, else `default_home()`) and export it, so every kernel and worker started from here uses it."
+    p = Path(home).expanduser().resolve() if home else default_home()
+    os.environ['VLSAFE_HOME'] = str(p)
+    return p
+
+_WARNED: set = set()
 
 class Store:
     "Content-addressed artifacts: `<root>/<kind>/<id>/` with `manifest.json`; in-progress work in `<root>/<kind>/.partial/<id>/`."
-    def __init__(self, root=None): self.root = Path(root) if root else default_home()
+    def __init__(self, root=None, strict: bool | None = None):
+        self.root = Path(root).expanduser().resolve() if root else default_home()
+        self.strict = strict_mode() if strict is None else strict
     def __repr__(self): return f'Store({str(self.root)!r})'
 
     @staticmethod
     def make_id(kind: str, config, inputs: dict[str, str] | None = None) -> str:
-        "`<kind>-<hash>`: the hash covers the config's result-relevant fields and the input ids."
-        return f"{kind}-{stable_hash({'kind': kind, 'config': config, 'inputs': inputs or {}})}"
+        "`<kind>-<hash>`: the hash covers the stage's code version, the config's result-relevant fields and the input ids."
+        return f"{kind}-{stable_hash({'kind': kind, 'code': code_version(kind), 'config': config, 'inputs': inputs or {}})}"
 
     def path(self, kind: str, id: str) -> Path: return self.root / kind / id
     def partial_path(self, kind: str, id: str) -> Path: return self.root / kind / '.partial' / id
@@ -108,7 +144,21 @@ class Store:
         if not p.exists():
             raise ArtifactError(f"no {kind} artifact '{id}' under {self.root}: run the stage that makes it "
                                 f"(see `vlsafe --help`) or point VLSAFE_HOME at the store that has it")
-        return json.loads(p.read_text())
+        m = json.loads(p.read_text())
+        self._check_code(kind, id, m)
+        return m
+
+    def _check_code(self, kind: str, id: str, m: dict):
+        "Reusing an artifact that another code version of its stage made: a warning, or an error in strict mode."
+        v, now = m.get('code_version'), code_version(kind)
+        if v == now: return
+        msg = (f"{kind} '{id}' in {self.root} was made by version {v if v is not None else '(none recorded)'} of the "
+               f"{kind} stage's code (commit {m.get('git_commit', 'unknown')}); this code is version {now}, so it may be "
+               f"stale. Rebuild it (`vlsafe store rm {kind} {id}`, then rerun its stage)")
+        if self.strict: raise ArtifactError(msg + ', or run without --strict to reuse it with a warning')
+        if (str(self.root), id) not in _WARNED:
+            _WARNED.add((str(self.root), id))
+            warnings.warn(msg + '; --strict makes this an error', StaleArtifactWarning, stacklevel=3)
 
     def require(self, kind: str, id: str) -> Path:
         "Path of a complete artifact, or a clear error."
@@ -124,7 +174,8 @@ class Store:
         src, dst = self.partial_path(kind, id), self.path(kind, id)
         if not src.exists(): raise ArtifactError(f"nothing to commit for {kind} '{id}': call begin() first")
         if self.exists(kind, id): raise ArtifactError(f"{kind} '{id}' already exists; remove it first to rebuild")
-        m = dict(id=id, kind=kind, config=hashable(config), inputs=inputs or {}, git_commit=git_commit(),
+        m = dict(id=id, kind=kind, code_version=code_version(kind), config=hashable(config), inputs=inputs or {},
+                 git_commit=git_commit(),
                  machine=machine_info(), wall_time_s=wall_time,
                  created_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'), **(extra or {}))
         atomic_write_json(src / 'manifest.json', m)

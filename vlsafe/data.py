@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 import numpy as np
 from .config import Config, DataConfig, EnvConfig, ConfigError, hashable
-from .store import ArtifactError, Store, atomic_write_json
+from .store import ArtifactError, Store, atomic_path, atomic_write_json
 
 # %% auto #0
 __all__ = ['Episode', 'policy_counts', 'policy_assignment', 'episode_seed', 'run_episode', 'write_chunk', 'minari_id',
            'make_card', 'plot_card', 'dataset_card', 'format_card', 'collect_dataset', 'minari_dataset',
-           'load_episodes', 'SequenceSampler']
+           'load_episodes', 'DiskArray', 'Frames', 'open_frames', 'SequenceSampler']
 
 # %% ../nbs/02_data.ipynb #c005
 @dataclass
@@ -496,7 +496,8 @@ def _check_memory(frames: int, size: int, dataset_id: str, share: float = 0.8):
         raise MemoryError(f"dataset {dataset_id} holds {frames:,} BEV frames of {size}x{size} px = {need / 2**30:.1f} GiB "
                           f"in memory, but only {avail / 2**30:.1f} GiB are available: collect with a smaller "
                           "env.image_size (the world model resizes to wm.image_size anyway) or fewer data.episodes, "
-                          "or run on a machine with more memory")
+                          "or run on a machine with more memory; or read it from disk instead: "
+                          f"SequenceSampler(open_frames('{dataset_id}'), ...) streams it")
 
 def load_episodes(dataset_id: str, store: Store | None = None, *, env: EnvConfig | None = None,
                   verify: bool = True, threads: int | None = None) -> list[Episode]:
@@ -533,19 +534,264 @@ def load_episodes(dataset_id: str, store: Store | None = None, *, env: EnvConfig
         raise ArtifactError(f"{root}: {sum(len(e) for e in eps)} steps read, the manifest records {man['steps']}; {fix}")
     return eps
 
+# %% ../nbs/02_data.ipynb #f001
+_FRAMES_SYNC_EVERY = 64   # episodes between resume points of a frames build
+
+def _npy_header(path: Path) -> tuple[tuple, np.dtype, int]:
+    "(shape, dtype, data offset) of a C-order .npy file."
+    with open(path, 'rb') as f:
+        major, _ = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read(f)
+        if fortran: raise ArtifactError(f"{path}: a Fortran-order array; rebuild the frames artifact")
+        return tuple(shape), np.dtype(dtype), f.tell()
+
+class DiskArray:
+    """A C-order .npy file read by row index with `pread` (no memory map: only what is read is held in memory).
+    `a[i]`, `a[i:j]`, `a[[i, j, …]]` and `np.asarray(a)` return numpy arrays; `a.read_into(out, i)` fills `out` with
+    rows i … i + len(out) in place. A view `a.view(i, j)` is rows i … j of it, again a `DiskArray`."""
+    def __init__(self, path, lo: int = 0, hi: int | None = None):
+        self.path = Path(path)
+        shape, self.dtype, self._offset = _npy_header(self.path)
+        self._rows, self.row_shape = shape[0], shape[1:]
+        self._row_bytes = int(np.prod(self.row_shape, dtype=np.int64)) * self.dtype.itemsize
+        self.lo, self.hi = lo, self._rows if hi is None else hi
+        if not 0 <= self.lo <= self.hi <= self._rows:
+            raise IndexError(f"rows {lo}:{hi} outside the {self._rows} rows of {self.path}")
+        self._fd = None
+
+    @property
+    def shape(self) -> tuple: return (self.hi - self.lo, *self.row_shape)
+    @property
+    def ndim(self) -> int: return len(self.shape)
+    def __len__(self) -> int: return self.hi - self.lo
+    def __repr__(self): return f"DiskArray({str(self.path)!r}, rows {self.lo}:{self.hi}, {self.shape} {self.dtype})"
+
+    def __getstate__(self):                   # file descriptors do not travel to other processes
+        d = dict(self.__dict__); d['_fd'] = None; return d
+
+    def _file(self) -> int:
+        if self._fd is None: self._fd = os.open(self.path, os.O_RDONLY)
+        return self._fd
+
+    def __del__(self, _close=os.close):    # bound at definition: module globals may be gone at interpreter exit
+        if getattr(self, '_fd', None) is not None:
+            try: _close(self._fd)
+            except OSError: pass
+
+    def read_into(self, out: np.ndarray, i: int) -> np.ndarray:
+        "Fill the C-contiguous `out` (n rows of this array's row shape and dtype) with rows i … i + n − 1."
+        n = len(out)
+        if out.dtype != self.dtype or out.shape[1:] != self.row_shape or not out.flags.c_contiguous:
+            raise ValueError(f"read_into needs a C-contiguous {self.dtype} array of rows {self.row_shape}, got "
+                             f"{out.dtype} {out.shape}")
+        if i < 0 or i + n > len(self): raise IndexError(f"rows {i}:{i + n} outside 0:{len(self)} of {self!r}")
+        buf, pos = memoryview(out.reshape(-1).view(np.uint8)), 0
+        off = self._offset + (self.lo + i) * self._row_bytes
+        while pos < len(buf):
+            got = os.preadv(self._file(), [buf[pos:]], off + pos)
+            if got <= 0: raise ArtifactError(f"{self.path}: file ends early (truncated); rebuild the frames artifact")
+            pos += got
+        return out
+
+    def view(self, i: int, j: int) -> 'DiskArray':
+        if not 0 <= i <= j <= len(self): raise IndexError(f"rows {i}:{j} outside 0:{len(self)} of {self!r}")
+        v = DiskArray.__new__(DiskArray); v.__dict__.update(self.__getstate__()); v.lo, v.hi = self.lo + i, self.lo + j
+        return v
+
+    def __getitem__(self, key):
+        if isinstance(key, tuple):            # a[i, ...]: rows first, the rest on the numpy result
+            rows = self[key[0]]
+            return rows[key[1:]] if isinstance(key[0], (int, np.integer)) else rows[(slice(None),) + key[1:]]
+        if isinstance(key, (int, np.integer)):
+            k = int(key) + (len(self) if key < 0 else 0)
+            return self.read_into(np.empty((1, *self.row_shape), self.dtype), k)[0]
+        if isinstance(key, slice):
+            a, b, step = key.indices(len(self))
+            if step == 1: return self.read_into(np.empty((max(b - a, 0), *self.row_shape), self.dtype), a)
+            return self[np.arange(a, b, step)]
+        idx = np.asarray(key)
+        if idx.dtype == bool: idx = np.flatnonzero(idx)
+        idx = np.where(idx < 0, idx + len(self), idx).astype(np.int64).reshape(-1)
+        out = np.empty((len(idx), *self.row_shape), self.dtype)
+        cut = np.flatnonzero(np.diff(idx) != 1) + 1            # runs of consecutive rows: one read each
+        for a, b in zip(np.r_[0, cut], np.r_[cut, len(idx)]): self.read_into(out[a:b], int(idx[a]))
+        return out.reshape(*np.shape(key), *self.row_shape) if np.asarray(key).dtype != bool else out
+
+    def __array__(self, dtype=None, copy=None):
+        a = self[:]; return a if dtype is None else a.astype(dtype)
+
+class Frames:
+    """The frames and per-step columns of a dataset on disk (see `open_frames`): an array-like over the global
+    frame index (`frames[g]`, `frames[a:b]`, `frames[idx]`, `read_into`), plus `columns` (the sampler's per-frame
+    arrays), per-episode `ids`, `starts`, `lengths` (frames), `policies`, and `episode(k)` (an `Episode` with lazy
+    frames and infos)."""
+    def __init__(self, root, dataset_id: str = ''):
+        self.root, self.dataset_id = Path(root), dataset_id
+        try: z = np.load(self.root / 'columns.npz', allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise ArtifactError(f"{self.root / 'columns.npz'}: unreadable ({e}); remove the frames artifact and open it again") from None
+        with z: d = {k: z[k] for k in z.files}
+        self.ids, self.starts, self.lengths = d.pop('ids'), d.pop('starts'), d.pop('lengths')
+        self.seeds, self.policies, self.terminated = d.pop('seeds'), d.pop('policies'), d.pop('terminated')
+        self.columns = d
+        self.images = DiskArray(self.root / 'frames.npy')
+        self.info_keys = json.loads((self.root / 'info_keys.json').read_text())
+        n = int(self.lengths.sum())
+        if len(self.images) != n or any(len(v) != n for v in self.columns.values()):
+            raise ArtifactError(f"{self.root}: frames.npy has {len(self.images)} frames, the columns "
+                                f"{ {k: len(v) for k, v in self.columns.items()} }, the episodes {n}; remove the "
+                                "frames artifact and open it again")
+
+    def __len__(self) -> int: return len(self.images)
+    @property
+    def shape(self) -> tuple: return self.images.shape
+    @property
+    def dtype(self): return self.images.dtype
+    def __getitem__(self, key): return self.images[key]
+    def read_into(self, out: np.ndarray, g: int) -> np.ndarray: return self.images.read_into(out, g)
+    def __repr__(self):
+        return f"Frames({self.dataset_id or str(self.root)!r}: {len(self.ids)} episodes, {len(self)} frames {self.shape[1:]})"
+
+    @property
+    def discrete(self) -> bool: return self.columns['action'].ndim == 1
+
+    def info(self, key: str) -> DiskArray:
+        if key not in self.info_keys: raise KeyError(f"no info '{key}' in {self!r}; it has {sorted(self.info_keys)}")
+        return DiskArray(self.root / 'info' / f"{key.replace('/', '__')}.npy")
+
+    def episode(self, k: int) -> Episode:
+        "Episode k (by position, = its id) with `bev` and `infos` as lazy `DiskArray` views of its frames."
+        a, n = int(self.starts[k]), int(self.lengths[k])
+        T = n - 1
+        infos = {key: self.info(key).view(a, a + n) for key in self.info_keys}
+        c = self.columns
+        return Episode(id=int(self.ids[k]), policy=str(self.policies[k]), bev=self.images.view(a, a + n),
+                       actions=c['action'][a:a + T].copy(), rewards=c['reward'][a + 1:a + n].copy(),
+                       costs=c['cost'][a + 1:a + n].copy(), terminated=bool(self.terminated[k]),
+                       truncated=not bool(self.terminated[k]), infos=infos, seed=int(self.seeds[k]))
+
+    def episodes(self) -> Iterator[Episode]:
+        "Every episode in id order, lazily (`episode(k)` for each k)."
+        return (self.episode(k) for k in range(len(self.ids)))
+
+def _sampler_columns(actions, rewards, costs, terminated: bool) -> dict:
+    "The sequence sampler's per-frame columns of one episode (T + 1 frames; see the table under *Sequence sampler*)."
+    T = len(rewards)
+    act = np.zeros((T + 1, *np.shape(actions)[1:]), np.asarray(actions).dtype); act[:T] = actions
+    return dict(action=act, reward=np.r_[0, rewards].astype(np.float32), cost=np.r_[0, costs].astype(np.float32),
+                is_first=np.arange(T + 1) == 0, is_last=np.arange(T + 1) == T,
+                is_terminal=(np.arange(T + 1) == T) & bool(terminated))
+
+def _new_npy(path: Path, dtype, shape) -> int:
+    "Create a .npy file of `shape` (sparse: no data written yet); returns its data offset."
+    np.lib.format.open_memmap(path, mode='w+', dtype=dtype, shape=tuple(shape))._mmap.close()
+    return _npy_header(path)[2]
+
+def _pwrite_all(fd: int, data: np.ndarray, off: int):
+    buf = memoryview(np.ascontiguousarray(data).reshape(-1).view(np.uint8))
+    while len(buf):
+        n = os.pwrite(fd, buf, off); buf, off = buf[n:], off + n
+
+def _build_frames(work: Path, store: Store, dataset_id: str, progress: bool) -> dict:
+    "Write frames.npy, info/*.npy and columns.npz from the dataset's Parquet files, one episode at a time; resumable."
+    from tqdm.auto import tqdm
+    root, man = store.require('dataset', dataset_id), store.manifest('dataset', dataset_id)
+    envc = man['config']['env']; S, discrete = envc['image_size'], envc['action_mode'] == 'discrete'
+    data = root / 'minari' / man['minari_id'] / 'data'
+    index = _read_json(root / 'episodes.json', 'the episode index')
+    fix = f"remove the dataset (Store({str(store.root)!r}).remove('dataset', '{dataset_id}')) and collect it again"
+    lengths = np.array([r['steps'] + 1 for r in index], np.int64)
+    starts, N = np.r_[0, np.cumsum(lengths)[:-1]], int(lengths.sum())
+    state_p = work / 'progress.json'
+    done = json.loads(state_p.read_text())['episodes'] if state_p.exists() else 0
+    first = _read_episode(data, index[0], S, discrete, True, fix)
+    keys = sorted(first.infos)
+    files = {'frames': (work / 'frames.npy', np.uint8, (N, S, S, 3))}
+    files.update({k: (work / 'info' / f"{k.replace('/', '__')}.npy", first.infos[k].dtype, (N, *first.infos[k].shape[1:]))
+                  for k in keys})
+    (work / 'info').mkdir(exist_ok=True)
+    if done == 0:
+        for p, dt, shape in files.values(): _new_npy(p, dt, shape)
+    fds = {k: os.open(p, os.O_RDWR) for k, (p, _, _) in files.items()}
+    offs = {k: _npy_header(p)[2] for k, (p, _, _) in files.items()}
+    cols_p = work / 'columns_partial.npz'
+    cols = dict(np.load(cols_p)) if done and cols_p.exists() else {}
+    try:
+        bar = tqdm(total=len(index), initial=done, unit='ep', desc=f'frames {dataset_id}', disable=not progress)
+        for k in range(done, len(index)):
+            e = first if k == 0 else _read_episode(data, index[k], S, discrete, True, fix)
+            if sorted(e.infos) != keys: raise ArtifactError(f"episode {e.id}: info keys {sorted(e.infos)} differ from episode 0's {keys}; {fix}")
+            g = int(starts[k])
+            _pwrite_all(fds['frames'], e.bev, offs['frames'] + g * S * S * 3)
+            for key in keys:
+                v = np.ascontiguousarray(e.infos[key], dtype=files[key][1])
+                _pwrite_all(fds[key], v, offs[key] + g * v[0].nbytes)
+            for name, v in _sampler_columns(e.actions, e.rewards, e.costs, e.terminated).items():
+                if name not in cols: cols[name] = np.zeros((N, *v.shape[1:]), v.dtype)
+                cols[name][g:g + len(v)] = v
+            bar.update(1)
+            if (k + 1) % _FRAMES_SYNC_EVERY == 0 or k + 1 == len(index):     # a resume point: data on disk first, then the counter
+                for fd in fds.values(): os.fsync(fd)
+                with atomic_path(cols_p) as tmp:
+                    with open(tmp, 'wb') as f: np.savez(f, **cols)
+                atomic_write_json(state_p, {'episodes': k + 1})
+        bar.close()
+    finally:
+        for fd in fds.values(): os.close(fd)
+    with atomic_path(work / 'columns.npz') as tmp:
+        with open(tmp, 'wb') as f:
+            np.savez(f, **cols, ids=np.array([r['id'] for r in index], np.int64), starts=starts, lengths=lengths,
+                     seeds=np.array([r['seed'] for r in index], np.int64), policies=np.array([r['policy'] for r in index]),
+                     terminated=np.array([bool(r['terminated']) for r in index]))
+    atomic_write_json(work / 'info_keys.json', keys)
+    for p in (cols_p, state_p): p.unlink(missing_ok=True)
+    return dict(dataset=dataset_id, frames=N, episodes=len(index), image_size=S, bytes=N * S * S * 3)
+
+def open_frames(dataset_id: str, store: Store | None = None, progress: bool = True) -> Frames:
+    """The dataset's frames on disk (`Frames`), built once as the derived artifact `frames-<hash>` (input: the
+    dataset id, the layout and the stage's code version) and found again afterwards. Never holds more than one episode."""
+    store = store or Store()
+    store.require('dataset', dataset_id)
+    config = {'layout': 'npy-pread'}     # + the 'frames' stage's code version (vlsafe.store.CODE_VERSIONS)
+    fid = store.build('frames', config, {'dataset': dataset_id}, lambda w: _build_frames(w, store, dataset_id, progress))
+    return Frames(store.path('frames', fid), dataset_id)
+
 # %% ../nbs/02_data.ipynb #c036
+class _MemoryFrames:
+    "In-memory episodes behind the `Frames` interface the sampler reads (`read_into` by global frame index)."
+    def __init__(self, episodes: list[Episode], starts: np.ndarray):
+        self.bevs, self.starts = [e.bev for e in episodes], starts
+        self.shape, self.dtype = (int(starts[-1]) + len(self.bevs[-1]), *self.bevs[0].shape[1:]), np.dtype(np.uint8)
+    def read_into(self, out: np.ndarray, g: int) -> np.ndarray:
+        k = int(np.searchsorted(self.starts, g, side='right')) - 1
+        a = g - int(self.starts[k]); out[:] = self.bevs[k][a:a + len(out)]; return out
+
 class SequenceSampler:
-    "Iterator of numpy batches of `batch_size` sequences of `length` steps (DreamerV3 convention, see the notebook)."
-    def __init__(self, episodes: list[Episode], batch_size: int, length: int, seed: int = 0,
+    """Iterator of numpy batches of `batch_size` sequences of `length` steps (DreamerV3 convention, see the notebook)
+    from a list of in-memory `Episode`s or from a dataset's `Frames` on disk (`open_frames`)."""
+    def __init__(self, episodes: list[Episode] | Frames, batch_size: int, length: int, seed: int = 0,
                  labels: dict[int, np.ndarray] | None = None):
-        if not episodes: raise ValueError("SequenceSampler needs at least one episode; the dataset is empty")
         if batch_size < 1 or length < 1: raise ValueError(f"batch_size and length must be >= 1, got {batch_size}, {length}")
-        self.episodes, self.B, self.L = episodes, batch_size, length
+        self.B, self.L = batch_size, length
         self.rng = np.random.default_rng(seed)
+        if isinstance(episodes, Frames):
+            if len(episodes.ids) == 0: raise ValueError("SequenceSampler needs at least one episode; the dataset is empty")
+            self.frames, ids, lens = episodes, episodes.ids.tolist(), episodes.lengths.astype(np.int64)
+            self.cols = dict(episodes.columns)
+        else:
+            if not episodes: raise ValueError("SequenceSampler needs at least one episode; the dataset is empty")
+            ids, lens, self.cols = [e.id for e in episodes], np.array([len(e) + 1 for e in episodes]), self._columns(episodes)
+        self.starts, self.total = np.r_[0, np.cumsum(lens)[:-1]], int(lens.sum())
+        self.lens = lens
+        self.cdf = np.minimum(np.cumsum(lens) / lens.sum(), 1.0); self.cdf[-1] = 1.0
+        if not isinstance(episodes, Frames): self.frames = _MemoryFrames(episodes, self.starts)
+        if labels is not None: self.cols['p'] = self._labels(labels, ids, lens)
+
+    @staticmethod
+    def _columns(episodes: list[Episode]) -> dict:
         shape, discrete = episodes[0].bev.shape[1:], episodes[0].actions.ndim == 1
-        missing = [e.id for e in episodes if labels is not None and e.id not in labels]
-        if missing: raise KeyError(f"labels have no entry for episodes {missing[:10]}; label the whole dataset")
-        self.cols = []
+        cols = []
         for e in episodes:
             T = len(e)
             if e.bev.shape != (T + 1, *shape) or e.bev.dtype != np.uint8:
@@ -553,33 +799,32 @@ class SequenceSampler:
             if (e.actions.ndim == 1) != discrete or len(e.actions) != T or len(e.costs) != T:
                 raise ValueError(f"episode {e.id}: actions {e.actions.shape} / costs {e.costs.shape} do not fit {T} steps "
                                  "of the first episode's action kind")
-            act = np.zeros((T + 1, *e.actions.shape[1:]), np.int64 if discrete else np.float32); act[:T] = e.actions
-            c = dict(action=act, reward=np.r_[0, e.rewards].astype(np.float32), cost=np.r_[0, e.costs].astype(np.float32),
-                     is_first=np.arange(T + 1) == 0, is_last=np.arange(T + 1) == T,
-                     is_terminal=(np.arange(T + 1) == T) & bool(e.terminated))
-            if labels is not None:
-                p = np.asarray(labels[e.id], np.float32)
-                if p.shape != (T + 1,): raise ValueError(f"labels of episode {e.id} have shape {p.shape}, expected ({T + 1},)")
-                if not np.isfinite(p).all() or p.min() < 0 or p.max() > 1:
-                    raise ValueError(f"labels of episode {e.id} must be finite and in [0, 1]")
-                c['p'] = p
-            self.cols.append(c)
-        lens = np.array([len(e) + 1 for e in episodes])
-        self.starts, self.total = np.r_[0, np.cumsum(lens)[:-1]], int(lens.sum())
-        self.cdf = np.minimum(np.cumsum(lens) / lens.sum(), 1.0); self.cdf[-1] = 1.0
+            cols.append(_sampler_columns(e.actions.astype(np.int64 if discrete else np.float32), e.rewards, e.costs,
+                                         e.terminated))
+        return {k: np.concatenate([c[k] for c in cols]) for k in cols[0]}
+
+    @staticmethod
+    def _labels(labels: dict, ids: list[int], lens) -> np.ndarray:
+        missing = [i for i in ids if i not in labels]
+        if missing: raise KeyError(f"labels have no entry for episodes {missing[:10]}; label the whole dataset")
+        for i, n in zip(ids, lens):
+            p = np.asarray(labels[i], np.float32)
+            if p.shape != (n,): raise ValueError(f"labels of episode {i} have shape {p.shape}, expected ({n},)")
+            if not np.isfinite(p).all() or p.min() < 0 or p.max() > 1:
+                raise ValueError(f"labels of episode {i} must be finite and in [0, 1]")
+        return np.concatenate([np.asarray(labels[i], np.float32) for i in ids])
 
     def _alloc(self, B: int) -> dict:
-        out = {k: np.empty((B, self.L, *v.shape[1:]), v.dtype) for k, v in self.cols[0].items()}
-        out['image'] = np.empty((B, self.L, *self.episodes[0].bev.shape[1:]), np.uint8)
+        out = {k: np.empty((B, self.L, *v.shape[1:]), v.dtype) for k, v in self.cols.items()}
+        out['image'] = np.empty((B, self.L, *self.frames.shape[1:]), np.uint8)
         return out
 
     def _fill(self, out: dict, b: int, ep: int, start: int):
         pos = 0
         while pos < self.L:
-            e, c = self.episodes[ep], self.cols[ep]
-            n = min(self.L - pos, len(e) + 1 - start)
-            out['image'][b, pos:pos + n] = e.bev[start:start + n]
-            for k, v in c.items(): out[k][b, pos:pos + n] = v[start:start + n]
+            n, g = min(self.L - pos, int(self.lens[ep]) - start), int(self.starts[ep]) + start
+            self.frames.read_into(out['image'][b, pos:pos + n], g)      # one contiguous read (disk: one pread)
+            for k, v in self.cols.items(): out[k][b, pos:pos + n] = v[g:g + n]
             pos += n
             ep, start = int(np.searchsorted(self.cdf, self.rng.random(), side='right')), 0   # next, ∝ length
 

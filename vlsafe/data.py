@@ -16,7 +16,7 @@ from .store import ArtifactError, Store, atomic_path, atomic_write_json
 # %% auto #0
 __all__ = ['Episode', 'policy_counts', 'policy_assignment', 'episode_seed', 'run_episode', 'write_chunk', 'minari_id',
            'make_card', 'plot_card', 'dataset_card', 'format_card', 'collect_dataset', 'minari_dataset',
-           'load_episodes', 'DiskArray', 'Frames', 'open_frames', 'SequenceSampler']
+           'load_episodes', 'DiskArray', 'Frames', 'write_frames', 'synthetic_frames', 'open_frames', 'SequenceSampler']
 
 # %% ../nbs/02_data.ipynb #c005
 @dataclass
@@ -693,19 +693,17 @@ def _pwrite_all(fd: int, data: np.ndarray, off: int):
     while len(buf):
         n = os.pwrite(fd, buf, off); buf, off = buf[n:], off + n
 
-def _build_frames(work: Path, store: Store, dataset_id: str, progress: bool) -> dict:
-    "Write frames.npy, info/*.npy and columns.npz from the dataset's Parquet files, one episode at a time; resumable."
+def write_frames(work: Path, index: list[dict], read: Callable[[int], Episode], S: int, progress: bool = True,
+                 desc: str = 'frames') -> dict:
+    """Write frames.npy, info/*.npy and columns.npz into `work` from episodes `read(k)`, k = 0 … len(index) − 1,
+    one at a time (`index[k]`: the episode's `id`, `steps`, `seed`, `policy`, `terminated`); resumes after a crash."""
     from tqdm.auto import tqdm
-    root, man = store.require('dataset', dataset_id), store.manifest('dataset', dataset_id)
-    envc = man['config']['env']; S, discrete = envc['image_size'], envc['action_mode'] == 'discrete'
-    data = root / 'minari' / man['minari_id'] / 'data'
-    index = _read_json(root / 'episodes.json', 'the episode index')
-    fix = f"remove the dataset (Store({str(store.root)!r}).remove('dataset', '{dataset_id}')) and collect it again"
+    work = Path(work); work.mkdir(parents=True, exist_ok=True)
     lengths = np.array([r['steps'] + 1 for r in index], np.int64)
     starts, N = np.r_[0, np.cumsum(lengths)[:-1]], int(lengths.sum())
-    state_p = work / 'progress.json'
-    done = json.loads(state_p.read_text())['episodes'] if state_p.exists() else 0
-    first = _read_episode(data, index[0], S, discrete, True, fix)
+    state_p, cols_p = work / 'progress.json', work / 'columns_partial.npz'
+    done = json.loads(state_p.read_text())['episodes'] if state_p.exists() and cols_p.exists() else 0
+    first = read(0)
     keys = sorted(first.infos)
     files = {'frames': (work / 'frames.npy', np.uint8, (N, S, S, 3))}
     files.update({k: (work / 'info' / f"{k.replace('/', '__')}.npy", first.infos[k].dtype, (N, *first.infos[k].shape[1:]))
@@ -715,13 +713,13 @@ def _build_frames(work: Path, store: Store, dataset_id: str, progress: bool) -> 
         for p, dt, shape in files.values(): _new_npy(p, dt, shape)
     fds = {k: os.open(p, os.O_RDWR) for k, (p, _, _) in files.items()}
     offs = {k: _npy_header(p)[2] for k, (p, _, _) in files.items()}
-    cols_p = work / 'columns_partial.npz'
-    cols = dict(np.load(cols_p)) if done and cols_p.exists() else {}
+    cols = dict(np.load(cols_p)) if done else {}
     try:
-        bar = tqdm(total=len(index), initial=done, unit='ep', desc=f'frames {dataset_id}', disable=not progress)
+        bar = tqdm(total=len(index), initial=done, unit='ep', desc=desc, disable=not progress)
         for k in range(done, len(index)):
-            e = first if k == 0 else _read_episode(data, index[k], S, discrete, True, fix)
-            if sorted(e.infos) != keys: raise ArtifactError(f"episode {e.id}: info keys {sorted(e.infos)} differ from episode 0's {keys}; {fix}")
+            e = first if k == 0 else read(k)
+            if sorted(e.infos) != keys: raise ArtifactError(f"episode {e.id}: info keys {sorted(e.infos)} differ from episode 0's {keys}")
+            if e.bev.shape != (lengths[k], S, S, 3): raise ArtifactError(f"episode {e.id}: frames {e.bev.shape}, the index says {(lengths[k], S, S, 3)}")
             g = int(starts[k])
             _pwrite_all(fds['frames'], e.bev, offs['frames'] + g * S * S * 3)
             for key in keys:
@@ -746,7 +744,30 @@ def _build_frames(work: Path, store: Store, dataset_id: str, progress: bool) -> 
                      terminated=np.array([bool(r['terminated']) for r in index]))
     atomic_write_json(work / 'info_keys.json', keys)
     for p in (cols_p, state_p): p.unlink(missing_ok=True)
-    return dict(dataset=dataset_id, frames=N, episodes=len(index), image_size=S, bytes=N * S * S * 3)
+    return dict(frames=N, episodes=len(index), image_size=S, bytes=N * S * S * 3)
+
+def _build_frames(work: Path, store: Store, dataset_id: str, progress: bool) -> dict:
+    "The frames artifact's files from the dataset's Parquet files (each checked against its SHA-256)."
+    root, man = store.require('dataset', dataset_id), store.manifest('dataset', dataset_id)
+    envc = man['config']['env']; S, discrete = envc['image_size'], envc['action_mode'] == 'discrete'
+    data = root / 'minari' / man['minari_id'] / 'data'
+    index = _read_json(root / 'episodes.json', 'the episode index')
+    fix = f"remove the dataset (Store({str(store.root)!r}).remove('dataset', '{dataset_id}')) and collect it again"
+    read = lambda k: _read_episode(data, index[k], S, discrete, True, fix)
+    return dict(dataset=dataset_id, **write_frames(work, index, read, S, progress, f'frames {dataset_id}'))
+
+def synthetic_frames(root, episodes: int = 8, steps: int = 100, image_size: int = 64, seed: int = 0) -> Frames:
+    """A `Frames` of `episodes` random episodes of `steps` steps (random frames, actions, rewards, a cost now and
+    then, a `speed` info), written to `root` one episode at a time: datasets of any size for tests and benchmarks."""
+    index = [dict(id=k, steps=steps, seed=k, policy='expert', terminated=k % 2 == 0) for k in range(episodes)]
+    def read(k):
+        rng = np.random.default_rng([seed, k])
+        return Episode(k, 'expert', rng.integers(0, 256, (steps + 1, image_size, image_size, 3), np.uint8),
+                       rng.integers(0, 15, steps), rng.normal(size=steps).astype(np.float32),
+                       (rng.random(steps) < 0.05).astype(np.float32), k % 2 == 0, k % 2 == 1,
+                       {'speed': rng.random(steps + 1).astype(np.float32)}, k)
+    write_frames(root, index, read, image_size, progress=False)
+    return Frames(root)
 
 def open_frames(dataset_id: str, store: Store | None = None, progress: bool = True) -> Frames:
     """The dataset's frames on disk (`Frames`), built once as the derived artifact `frames-<hash>` (input: the

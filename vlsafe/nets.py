@@ -4,14 +4,15 @@
 
 # %% ../nbs/04a_nets.ipynb #c002
 from __future__ import annotations
-import math
+import contextlib, math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['symlog', 'symexp', 'symlog_bins', 'twohot', 'TwoHotDist', 'Bernoulli', 'MSEDist', 'OneHotDist', 'init_', 'MLP',
-           'OneHotFeat', 'onehot_linear', 'ChLayerNorm', 'cnn_stages', 'Encoder', 'Decoder']
+__all__ = ['PRECISIONS', 'BF16_CPU_FLAGS', 'symlog', 'symexp', 'symlog_bins', 'twohot', 'TwoHotDist', 'Bernoulli', 'MSEDist',
+           'OneHotDist', 'init_', 'MLP', 'OneHotFeat', 'onehot_linear', 'ChLayerNorm', 'cnn_stages', 'Encoder',
+           'Decoder', 'cpu_flags', 'native_bf16', 'resolve_precision', 'autocast_context']
 
 # %% ../nbs/04a_nets.ipynb #c005
 def symlog(x: torch.Tensor) -> torch.Tensor:
@@ -45,6 +46,7 @@ def twohot(y: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
 class TwoHotDist:
     "Categorical over symlog-spaced `bins`; targets are two-hot encoded after `symlog`."
     def __init__(self, logits: torch.Tensor, bins: torch.Tensor):
+        logits = logits.float()              # fp32 under bf16 autocast: softmax over 255 bins, symlog targets
         self.logits, self.bins = logits, bins.to(logits.device, logits.dtype)
         self.probs = torch.softmax(logits, -1)
 
@@ -63,7 +65,7 @@ class TwoHotDist:
 
 class Bernoulli:
     "Bernoulli from a logit; `log_prob` takes hard or soft targets in [0, 1]."
-    def __init__(self, logits: torch.Tensor): self.logits = logits
+    def __init__(self, logits: torch.Tensor): self.logits = logits.float()
     def mean(self) -> torch.Tensor: return torch.sigmoid(self.logits)
     def mode(self) -> torch.Tensor: return (self.logits > 0).to(self.logits.dtype)
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
@@ -71,7 +73,7 @@ class Bernoulli:
 
 class MSEDist:
     "Squared-error 'distribution' summed over the last `dims` dimensions (DreamerV3's image likelihood)."
-    def __init__(self, mean: torch.Tensor, dims: int = 3): self._mean, self.dims = mean, dims
+    def __init__(self, mean: torch.Tensor, dims: int = 3): self._mean, self.dims = mean.float(), dims
     def mean(self) -> torch.Tensor: return self._mean
     mode = mean
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
@@ -81,6 +83,7 @@ class OneHotDist:
     """Categorical over the last axis with `unimix` uniform mixing (logits are stored after mixing) and
     straight-through `sample()`: the forward value is one-hot, the gradient that of the probabilities."""
     def __init__(self, logits: torch.Tensor, unimix: float = 0.0):
+        logits = logits.float()
         if unimix > 0:
             probs = torch.softmax(logits, -1)
             probs = (1 - unimix) * probs + unimix / logits.shape[-1]
@@ -237,3 +240,38 @@ class Decoder(nn.Module):
         x = self.inp(feat.reshape(-1, feat.shape[-1])).reshape(-1, self.c0, self.minres, self.minres)
         x = self.net(x.contiguous(memory_format=torch.channels_last) if self.channels_last else x)
         return (x + 0.5).reshape(*lead, *x.shape[1:])
+
+# %% ../nbs/04a_nets.ipynb #c023
+PRECISIONS = ('auto', 'fp32', 'bf16')
+BF16_CPU_FLAGS = ('avx512_bf16', 'amx_bf16')
+
+def cpu_flags() -> set[str]:
+    "The CPU's feature flags from /proc/cpuinfo (an empty set where there is no such file)."
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('flags'): return set(line.split(':', 1)[1].split())
+    except OSError: pass
+    return set()
+
+def native_bf16(device='cpu', flags=None) -> bool:
+    """Whether `device` computes bfloat16 in hardware: a CPU with one of `BF16_CPU_FLAGS` (`flags`: the CPU's flags,
+    default `cpu_flags()`), or a CUDA device with bf16 support."""
+    d = torch.device(device)
+    if d.type == 'cuda': return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if d.type == 'cpu': return bool(set(BF16_CPU_FLAGS) & set(cpu_flags() if flags is None else flags))
+    return False
+
+def resolve_precision(precision: str = 'auto', device='cpu', flags=None) -> str:
+    "'auto' -> 'bf16' where `native_bf16(device)`, else 'fp32'; 'fp32' and 'bf16' are taken as given."
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r} is not one of {list(PRECISIONS)}: set run.precision to one of them")
+    if precision == 'auto': return 'bf16' if native_bf16(device, flags) else 'fp32'
+    return precision
+
+def autocast_context(run='auto', device=None):
+    """The context forward passes run in: bf16 autocast on the device's type when the precision resolves to bf16,
+    else a no-op. `run`: a `RunConfig` (its `precision` and `device`) or a precision string (then `device`)."""
+    prec, dev = (run, device or 'cpu') if isinstance(run, str) else (run.precision, device or run.device)
+    if resolve_precision(prec, dev) == 'fp32': return contextlib.nullcontext()
+    return torch.autocast(torch.device(dev).type, dtype=torch.bfloat16)

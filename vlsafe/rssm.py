@@ -60,11 +60,12 @@ class RSSM(nn.Module):
         "Raw (…, S*C) -> unimixed log-probabilities (…, S, C)."
         # = OneHotDist(raw, unimix).logits, without the softmax of the mixed logits that OneHotDist also computes
         if self.unimix > 0: return torch.log(self._probs(raw))
-        return raw.reshape(*raw.shape[:-1], self.stoch, self.classes)
+        return raw.float().reshape(*raw.shape[:-1], self.stoch, self.classes)
 
     def _probs(self, raw: torch.Tensor) -> torch.Tensor:
         "Raw (…, S*C) -> unimixed probabilities (…, S, C) (the loop's lean path; equals `_logit(raw).exp()`)."
-        p = torch.softmax(raw.reshape(*raw.shape[:-1], self.stoch, self.classes), -1)
+        # fp32 under bf16 autocast: the logits feed the KL and the straight-through samples
+        p = torch.softmax(raw.float().reshape(*raw.shape[:-1], self.stoch, self.classes), -1)
         return p.mul(1 - self.unimix).add_(self.unimix / self.classes) if self.unimix > 0 else p
 
     def _draw(self, probs: torch.Tensor, sample: bool) -> torch.Tensor:

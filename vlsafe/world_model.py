@@ -4,21 +4,23 @@
 
 # %% ../nbs/04_world_model.ipynb #c002
 from __future__ import annotations
-import csv, json, math, os, time
+import csv, json, math, os, queue, threading, time
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .config import Config, WorldModelConfig, ConfigError, from_dict, hashable, stable_hash
-from .nets import Bernoulli, Decoder, Encoder, MLP, MSEDist, TwoHotDist, symlog_bins
+from .nets import (Bernoulli, Decoder, Encoder, MLP, MSEDist, TwoHotDist, autocast_context, cpu_flags,
+                         resolve_precision, symlog_bins)
 from .rssm import RSSM
 from .store import ArtifactError, Store, atomic_path, atomic_write_json, seed_everything
 
 # %% auto #0
 __all__ = ['action_spec', 'synthetic_batch', 'resize_frames', 'WorldModel', 'NonFiniteLossError', 'save_checkpoint',
-           'read_checkpoint', 'fit', 'train_threads', 'world_model_id', 'train_world_model', 'load_world_model',
-           'open_loop', 'horizon_error', 'plot_open_loop', 'plot_heads']
+           'read_checkpoint', 'fit', 'Prefetch', 'split_episodes', 'train_threads', 'world_model_id',
+           'train_world_model', 'load_world_model', 'open_loop', 'horizon_error', 'plot_open_loop', 'plot_heads',
+           'auroc', 'calibration', 'wm_quality', 'quality_gate', 'plot_quality', 'world_model_quality']
 
 # %% ../nbs/04_world_model.ipynb #c005
 def action_spec(space) -> dict:
@@ -193,10 +195,11 @@ class WorldModel(nn.Module):
         "Adam with the config's lr and eps (DreamerV3)."
         return torch.optim.Adam(self.parameters(), lr=self.cfg.lr, eps=self.cfg.eps)
 
-    def update(self, data: dict, opt: torch.optim.Optimizer) -> tuple[dict, dict]:
-        """One gradient step; returns (metrics, posterior). A non-finite loss raises `FloatingPointError` before
-        anything is changed."""
-        total, metrics, post = self.loss(data)
+    def update(self, data: dict, opt: torch.optim.Optimizer, precision: str = 'fp32') -> tuple[dict, dict]:
+        """One gradient step; returns (metrics, posterior). The forward pass runs under
+        `autocast_context(precision)` (`fp32`, `bf16` or `auto`, see `vlsafe.nets`), the backward pass outside it.
+        A non-finite loss raises `FloatingPointError` before anything is changed."""
+        with autocast_context(precision, self.device): total, metrics, post = self.loss(data)
         if not math.isfinite(metrics['loss']):
             raise FloatingPointError(f"non-finite world-model loss {metrics}")
         opt.zero_grad(set_to_none=True)
@@ -271,9 +274,10 @@ def _csv_log(path: Path, row: dict, upto: int | None = None):
         w.writerow(row)
 
 def fit(wm: WorldModel, sampler, work, steps: int | None = None, progress: bool = True, opt=None,
-        tensorboard: bool = True) -> dict:
+        tensorboard: bool = True, precision: str = 'fp32') -> dict:
     """Train `wm` on batches from the iterator `sampler` for `steps` updates (default `cfg.steps`) with
-    checkpoints and logs in `work`; resumes from `work/ckpt.pt`. Returns the last logged metrics."""
+    checkpoints and logs in `work`; resumes from `work/ckpt.pt`. Forward passes run at `precision` (see
+    `WorldModel.update`). Returns the last logged metrics and `seconds_per_update` over the updates of this call."""
     from tqdm.auto import tqdm
     cfg, work = wm.cfg, Path(work); work.mkdir(parents=True, exist_ok=True)
     steps = cfg.steps if steps is None else steps
@@ -283,7 +287,8 @@ def fit(wm: WorldModel, sampler, work, steps: int | None = None, progress: bool 
     if ckpt.exists():
         ck = read_checkpoint(ckpt, wm.device, stable_hash(cfg))
         wm.load_state_dict(ck['model']); opt.load_state_dict(ck['opt'])
-        torch.set_rng_state(ck['torch_rng'])
+        torch.set_rng_state(ck['torch_rng'].cpu())
+        if 'cuda_rng' in ck and wm.device.type == 'cuda': torch.cuda.set_rng_state(ck['cuda_rng'].cpu(), wm.device)
         _sampler_restore(sampler, ck['sampler'], it)
         step, drawn, last = ck['step'], ck['sampler']['drawn'], ck.get('metrics', {})
         pending = ck.get('window', [])
@@ -293,16 +298,18 @@ def fit(wm: WorldModel, sampler, work, steps: int | None = None, progress: bool 
         from torch.utils.tensorboard import SummaryWriter
         writer = SummaryWriter(str(work / 'tb'), purge_step=step if step else None)
     def checkpoint():
-        save_checkpoint(ckpt, wm, opt, step, dict(torch_rng=torch.get_rng_state(),
-                                                   sampler=_sampler_state(sampler, drawn), metrics=last,
+        rng = dict(torch_rng=torch.get_rng_state())
+        if wm.device.type == 'cuda': rng['cuda_rng'] = torch.cuda.get_rng_state(wm.device)   # the GPU's samples
+        save_checkpoint(ckpt, wm, opt, step, dict(rng, sampler=_sampler_state(sampler, drawn), metrics=last,
                                                    window=window))
     wm.train()
     bar = tqdm(total=steps, initial=step, unit='upd', disable=not progress, desc='world model', smoothing=0.1)
     window, t0 = pending, time.perf_counter()   # metrics of updates since the last log line, kept across resume
+    first, t_start = step, time.perf_counter()
     try:
         while step < steps:
             batch = next(it); drawn += 1
-            try: m, _ = wm.update(batch, opt)
+            try: m, _ = wm.update(batch, opt, precision)
             except FloatingPointError as e:
                 kept = f"the last good checkpoint (update {torch.load(ckpt, weights_only=True)['step']}) is kept at {ckpt}" \
                     if ckpt.exists() else "no checkpoint had been written yet"
@@ -323,7 +330,71 @@ def fit(wm: WorldModel, sampler, work, steps: int | None = None, progress: bool 
     finally:
         bar.close()
         if writer: writer.close()
-    return last
+    return dict(last, seconds_per_update=(time.perf_counter() - t_start) / max(step - first, 1))
+
+# %% ../nbs/04_world_model.ipynb #c025c
+class Prefetch:
+    """Batches of the numpy iterator `sampler` as tensors on `device`, drawn `depth` ahead in a background thread
+    (through pinned memory with asynchronous copies on CUDA). Resumable: see `state_dict`."""
+    def __init__(self, sampler, device='cpu', depth: int = 2):
+        if not hasattr(sampler, 'state_dict'):
+            raise TypeError(f"Prefetch needs a sampler with state_dict()/load_state_dict() to stay resumable, got "
+                            f"{type(sampler).__name__}; use vlsafe.data.SequenceSampler")
+        self.sampler, self.device, self.depth = sampler, torch.device(device), depth
+        self.pin = self.device.type == 'cuda' and torch.cuda.is_available()
+        self._state, self._thread = sampler.state_dict(), None
+
+    def _to_device(self, batch: dict) -> dict:
+        out = {}
+        for k, v in batch.items():
+            if isinstance(v, np.ndarray): v = torch.from_numpy(np.ascontiguousarray(v))
+            if isinstance(v, torch.Tensor):
+                v = (v.pin_memory() if self.pin else v).to(self.device, non_blocking=self.pin)
+            out[k] = v
+        return out
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try: self._q.put(item, timeout=0.1); return True
+            except queue.Full: pass
+        return False
+
+    def _run(self):
+        try:
+            while not self._stop.is_set():
+                batch = next(self.sampler)
+                if not self._put((self._to_device(batch), self.sampler.state_dict())): return
+        except BaseException as e: self._put(e)           # raised in the consumer, at the batch that failed
+
+    def __iter__(self): return self
+    def __next__(self) -> dict:
+        if self._thread is None:
+            self._q, self._stop = queue.Queue(self.depth), threading.Event()
+            self._thread = threading.Thread(target=self._run, daemon=True, name='vlsafe-prefetch'); self._thread.start()
+        item = self._q.get()
+        if isinstance(item, BaseException): self.close(); raise item
+        batch, self._state = item
+        return batch
+
+    def state_dict(self) -> dict: return {'sampler': self._state}
+    def load_state_dict(self, state: dict):
+        self.close(); self.sampler.load_state_dict(state['sampler']); self._state = state['sampler']
+
+    def close(self):
+        "Stop the thread and drop what it drew ahead (the next batch continues from `state_dict()`)."
+        if self._thread is not None:
+            self._stop.set(); self._thread.join()
+            self._thread = None
+            if self._state is not None: self.sampler.load_state_dict(self._state)
+
+# %% ../nbs/04_world_model.ipynb #c026b
+def split_episodes(n: int, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    "(train, held-out) episode indices of a dataset of `n` episodes: a share `holdout` held out, drawn from `seed`."
+    if n < 1: raise ValueError(f"cannot split {n} episodes: the dataset is empty")
+    if not 0 <= holdout < 1: raise ValueError(f"holdout must be in [0, 1), got {holdout} (wm.holdout)")
+    m = 0 if holdout == 0 else min(n - 1, max(1, round(holdout * n)))
+    perm = np.random.default_rng([int(seed), 0x5eed]).permutation(n)    # a stream of its own: no other draw moves it
+    return np.sort(perm[m:]), np.sort(perm[:m])
 
 # %% ../nbs/04_world_model.ipynb #c027
 def _dataset_action_spec(store: Store, dataset_id: str, episodes) -> dict:
@@ -343,7 +414,9 @@ def world_model_id(cfg: Config, dataset_id: str, labels_id: str | None) -> str:
 
 def train_world_model(cfg: Config, dataset_id: str, labels_id: str | None, store: Store | None = None,
                       progress: bool = True) -> str:
-    "Train (or find, or resume) the world model for this dataset and labels; returns its artifact id."
+    """Train (or find, or resume) the world model for this dataset and labels on all but the held-out episodes
+    (`split_episodes`), then score it on those (`wm_quality`, `quality.json` and `quality.png` in the artifact,
+    the gate's verdict in its manifest); returns its artifact id."""
     store = store or Store(cfg.run.home or None)
     inputs = {'dataset': dataset_id, 'labels': labels_id or ''}
     def work(dir: Path) -> dict:
@@ -353,16 +426,29 @@ def train_world_model(cfg: Config, dataset_id: str, labels_id: str | None, store
         if labels_id:
             from vlsafe.label import load_labels
             labels = load_labels(labels_id, store)
+        train, held = split_episodes(len(episodes), cfg.wm.holdout, cfg.wm.seed)
         seed_everything(cfg.wm.seed)
         wm = WorldModel(cfg.wm, _dataset_action_spec(store, dataset_id, episodes)).to(cfg.run.device)
-        sampler = SequenceSampler(episodes, cfg.wm.batch_size, cfg.wm.batch_length, seed=cfg.wm.seed, labels=labels)
+        sampler = SequenceSampler([episodes[i] for i in train], cfg.wm.batch_size, cfg.wm.batch_length,
+                                  seed=cfg.wm.seed, labels=labels)
+        batches = sampler if wm.device.type == 'cpu' else Prefetch(sampler, wm.device)
+        precision = resolve_precision(cfg.run.precision, cfg.run.device)
         t0, threads = time.time(), torch.get_num_threads()
         torch.set_num_threads(train_threads(cfg))
-        try: last = fit(wm, sampler, dir, progress=progress)
+        try:
+            last = fit(wm, batches, dir, progress=progress, precision=precision)
+            if batches is not sampler: batches.close()
+            save_checkpoint(dir / 'wm.pt', wm, None, cfg.wm.steps, dict(inputs=inputs))
+            extra = {}
+            if len(held):
+                q = wm_quality(wm.eval(), [episodes[i] for i in held], labels, k=cfg.label.oracle_horizon)
+                extra = _write_quality(dir, q)
         finally: torch.set_num_threads(threads)
-        save_checkpoint(dir / 'wm.pt', wm, None, cfg.wm.steps, dict(inputs=inputs))
         return dict(steps=cfg.wm.steps, final_metrics=last, action_spec=wm.spec, train_time_s=time.time() - t0,
-                    config_hash=stable_hash(cfg.wm))
+                    seconds_per_update=last.get('seconds_per_update'), precision=precision,
+                    cpu_bf16_flags=sorted(cpu_flags() & {'avx512_bf16', 'amx_bf16'}), threads=train_threads(cfg),
+                    train_episodes=len(train), held_out_episodes=held.tolist(), config_hash=stable_hash(cfg.wm),
+                    **extra)
     return store.build('wm', cfg.wm, inputs, work)
 
 def load_world_model(wm_id: str, store: Store | None = None, device: str = 'cpu') -> WorldModel:
@@ -436,3 +522,216 @@ def plot_heads(res: dict, b: int = 0):
         ax.set_xlabel('step (10 Hz)'); ax.set_ylabel(units[k]); ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/04_world_model.ipynb #c033b
+def auroc(score, target) -> float:
+    "Area under the ROC curve of `score` for binary `target` (Mann–Whitney, ties count half); NaN without both classes."
+    s, y = np.asarray(score, np.float64).ravel(), np.asarray(target, bool).ravel()
+    n1, n0 = int(y.sum()), int((~y).sum())
+    if n1 == 0 or n0 == 0: return float('nan')
+    _, inv, cnt = np.unique(s, return_inverse=True, return_counts=True)
+    rank = (np.cumsum(cnt) - (cnt - 1) / 2)[inv]                # average 1-based ranks of tied scores
+    return float((rank[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+def calibration(pred, target, bins: int = 10) -> dict:
+    """Expected calibration error of probabilities `pred` against targets in [0, 1] (hard or soft), over `bins`
+    equal-width bins of `pred`, with the per-bin count, mean prediction and mean target (None where empty)."""
+    p, t = np.asarray(pred, np.float64).ravel(), np.asarray(target, np.float64).ravel()
+    b = np.clip((p * bins).astype(int), 0, bins - 1)
+    n = np.bincount(b, minlength=bins)
+    pm, tm = np.bincount(b, p, bins) / np.maximum(n, 1), np.bincount(b, t, bins) / np.maximum(n, 1)
+    ece = float((n * np.abs(pm - tm)).sum() / max(n.sum(), 1))
+    opt = lambda a: [float(x) if k else None for x, k in zip(a, n)]
+    return dict(ece=ece, edges=np.linspace(0, 1, bins + 1).tolist(), count=n.tolist(), pred_mean=opt(pm),
+                target_mean=opt(tm))
+
+def _fit_scores(pred, true) -> tuple[float, float]:
+    "Pearson r and R² of `pred` for `true` (NaN where `true` is constant)."
+    p, t = np.asarray(pred, np.float64), np.asarray(true, np.float64)
+    ss = ((t - t.mean()) ** 2).sum()
+    if len(t) < 2 or ss == 0: return float('nan'), float('nan')
+    r = float(np.corrcoef(p, t)[0, 1]) if p.std() > 0 else float('nan')
+    return r, float(1 - ((t - p) ** 2).sum() / ss)
+
+@torch.no_grad()
+def _episode_heads(wm: WorldModel, ep, k: int) -> dict:
+    "Head predictions along one whole episode (posterior, one-step prior, and the k-step imagined cost)."
+    T1 = len(ep.bev)
+    act = np.zeros((T1, *ep.actions.shape[1:]), ep.actions.dtype); act[:-1] = ep.actions
+    d = wm.preprocess(dict(image=ep.bev[None], action=act[None], is_first=(np.arange(T1) == 0)[None]))
+    post, prior = wm.rssm.observe(wm.encoder(d['image']), d['action'], d['is_first'], sample=False)
+    fpost, fprior = wm.feat(post)[0], wm.feat(prior)[0]
+    A = d['action'][0]
+    ahead = torch.arange(T1, device=A.device)[:, None] + torch.arange(k, device=A.device)[None]     # (T1, k)
+    acts = torch.cat([A, A.new_zeros(k, A.shape[-1])])[ahead]                   # a_t … a_{t+k-1} from each t
+    imag = wm.rssm.imagine({n: v[0] for n, v in post.items()}, acts, sample=False)
+    c_imag = wm.cost(wm.feat(imag)).mean() * (ahead + 1 < T1)                     # steps past the end count 0
+    c_post = wm.cost(fpost).mean()
+    out = dict(reward_post=wm.reward(fpost).mean(), reward_prior=wm.reward(fprior).mean(), cost_post=c_post,
+               cost_ahead=c_post + c_imag.sum(-1), p=wm.safety(fpost).mean())
+    return {n: v.float().cpu().numpy() for n, v in out.items()}
+
+@torch.no_grad()
+def _open_loop_errors(wm: WorldModel, episodes, context: int, horizon: int, windows: int, seed: int,
+                      chunk: int = 16) -> dict:
+    L = context + horizon
+    cands = [(i, s) for i, e in enumerate(episodes) for s in range(len(e.bev) - L + 1)]
+    if not cands: return dict(context=context, horizons=list(range(1, horizon + 1)), windows=0)
+    pick = np.random.default_rng(seed).choice(len(cands), min(windows, len(cands)), replace=False)
+    model, repeat = [], []
+    for j in range(0, len(pick), chunk):
+        win = [cands[i] for i in pick[j:j + chunk]]
+        acts = []
+        for i, s in win:
+            e = episodes[i]; a = np.zeros((L, *e.actions.shape[1:]), e.actions.dtype)
+            n = min(L, len(e.actions) - s); a[:n] = e.actions[s:s + n]; acts.append(a)
+        first = np.zeros((len(win), L), bool); first[:, 0] = True
+        res = open_loop(wm, dict(image=np.stack([episodes[i].bev[s:s + L] for i, s in win]), action=np.stack(acts),
+                                 is_first=first), context=context)
+        true, pred = res['true'][:, context:], res['pred'][:, context:]
+        model.append(((pred - true) ** 2).mean((2, 3, 4)))
+        repeat.append(((res['true'][:, context - 1:context] - true) ** 2).mean((2, 3, 4)))
+    model, repeat = np.concatenate(model), np.concatenate(repeat)
+    sem = lambda x: (x.std(0, ddof=1) / np.sqrt(len(x))).tolist() if len(x) > 1 else [float('nan')] * x.shape[1]
+    return dict(context=context, horizons=list(range(1, horizon + 1)), windows=len(model),
+                mse_model=model.mean(0).tolist(), mse_repeat=repeat.mean(0).tolist(),
+                sem_model=sem(model), sem_repeat=sem(repeat))
+
+def wm_quality(wm: WorldModel, episodes, labels: dict | None = None, k: int = 10, context: int = 5,
+               horizon: int = 15, windows: int = 64, seed: int = 0) -> dict:
+    """Scores of `wm` on `episodes` (held out of its training; `vlsafe.data.Episode`s with a `collision` info) and
+    their safety `labels` ({episode id: p per frame}, optional): see the text above for each key."""
+    from vlsafe.label import collision_within
+    if not episodes: raise ValueError("wm_quality needs at least one episode; hold some out with wm.holdout > 0")
+    miss = [e.id for e in episodes if 'collision' not in e.infos]
+    if miss: raise KeyError(f"episodes {miss[:5]} have no 'collision' info: wm_quality needs the dataset's infos")
+    was = wm.training; wm.eval()
+    try:
+        heads = [_episode_heads(wm, e, k) for e in episodes]
+        ol = _open_loop_errors(wm, episodes, context, horizon, windows, seed)
+    finally: wm.train(was)
+    cat = lambda key: np.concatenate([h[key] for h in heads])
+    rew = np.concatenate([np.r_[0, e.rewards] for e in episodes])
+    notfirst = np.concatenate([np.arange(len(e.bev)) > 0 for e in episodes])
+    hit = np.concatenate([collision_within(e.infos['collision'], k) for e in episodes])
+    cost_step = np.concatenate([np.r_[0, e.costs] for e in episodes])
+    out = dict(episodes=len(episodes), frames=int(len(hit)), k=k, collision_frames=int(hit.sum()),
+               collision_episodes=int(sum(bool(np.any(e.infos['collision'])) for e in episodes)),
+               cost_frames=int((cost_step > 0).sum()))
+    out['reward_pearson'], out['reward_r2'] = _fit_scores(cat('reward_post')[notfirst], rew[notfirst])
+    out['reward_pearson_one_step'], out['reward_r2_one_step'] = _fit_scores(cat('reward_prior')[notfirst], rew[notfirst])
+    out['cost_auroc'], out['cost_auroc_posterior'] = auroc(cat('cost_ahead'), hit), auroc(cat('cost_post'), hit)
+    p_hat = cat('p')
+    out['safety_auroc'] = auroc(1 - p_hat, hit)
+    cal_outcome = calibration(p_hat, ~hit)
+    out['safety_ece_outcome'] = cal_outcome['ece']
+    rel = dict(outcome_mean=cal_outcome['target_mean'])
+    if labels is not None:
+        p = np.concatenate([np.asarray(labels[e.id], np.float64) for e in episodes])
+        if len(p) != len(p_hat): raise ValueError(f"labels have {len(p)} entries for {len(p_hat)} frames: relabel")
+        out['label_auroc'] = auroc(1 - p, hit)
+        cal = calibration(p_hat, p); out['safety_ece'] = cal['ece']
+        rel.update({n: cal[n] for n in ('edges', 'count', 'pred_mean')}, label_mean=cal['target_mean'])
+    else: rel.update({n: cal_outcome[n] for n in ('edges', 'count', 'pred_mean')})
+    out['reliability'], out['open_loop'] = rel, ol
+    return out
+
+def quality_gate(metrics: dict, horizon: int = 5, min_auroc: float = 0.8) -> tuple[bool, list[str]]:
+    """Is the world model ready for the table? (ok, reasons): its open-loop frames must beat repeating the last
+    frame at `horizon` steps, and its cost head's AUROC for a collision within k steps must reach `min_auroc`."""
+    why, ol = [], metrics.get('open_loop', {})
+    if len(ol.get('mse_model', [])) < horizon:
+        why.append(f"no open-loop error at horizon {horizon}: the held-out episodes are shorter than "
+                   f"{ol.get('context', '?')} + {horizon} frames (hold out more or longer episodes)")
+    elif not ol['mse_model'][horizon - 1] < ol['mse_repeat'][horizon - 1]:
+        why.append(f"open-loop image MSE at horizon {horizon} is {ol['mse_model'][horizon - 1]:.4g}, not below "
+                   f"repeating the last frame ({ol['mse_repeat'][horizon - 1]:.4g})")
+    a = metrics.get('cost_auroc')
+    if a is None or not math.isfinite(a):
+        why.append("the cost head cannot be scored: no held-out frame has a collision within k steps "
+                   "(more collisions in the data, or a larger wm.holdout)")
+    elif a < min_auroc:
+        why.append(f"cost head AUROC for a collision within {metrics.get('k')} steps is {a:.3f} < {min_auroc}")
+    return not why, why
+
+def _jsonable(x):
+    "NaN/inf -> None, numpy -> Python, recursively (strict JSON)."
+    if isinstance(x, dict): return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)): return [_jsonable(v) for v in x]
+    if isinstance(x, (np.floating, float)): return float(x) if math.isfinite(x) else None
+    if isinstance(x, np.integer): return int(x)
+    return x
+
+def _write_quality(dir: Path, q: dict) -> dict:
+    "quality.json and quality.png into `dir`; returns the manifest's summary (scalars and the gate)."
+    ok, why = quality_gate(q)
+    q = _jsonable(dict(q, gate_ok=ok, gate_reasons=why))
+    atomic_write_json(Path(dir) / 'quality.json', q)
+    with atomic_path(Path(dir) / 'quality.png') as tmp: plot_quality(q).savefig(tmp, dpi=120, format='png')
+    return dict(quality={n: v for n, v in q.items() if not isinstance(v, (dict, list))}, gate_ok=ok, gate_reasons=why)
+
+def plot_quality(q: dict, title: str = ''):
+    """Three panels of a `wm_quality` result: open-loop image error against steps imagined (model vs the last frame
+    repeated, ± 1 SEM), the safety head's reliability diagram, and the scores with the gate's lines."""
+    from matplotlib.figure import Figure      # no pyplot: usable inside training without touching the backend
+    fig = Figure(figsize=(13, 3.6)); axs = fig.subplots(1, 3)
+    ol, ax = q['open_loop'], axs[0]
+    if ol.get('windows'):
+        h = np.array(ol['horizons'])
+        for key, lab, col, st in (('model', 'world model (open loop)', 'C0', '.-'), ('repeat', 'last frame repeated', 'k', ':')):
+            m = np.array(ol[f'mse_{key}'], float); e = np.array([np.nan if v is None else v for v in ol[f'sem_{key}']], float)
+            ax.plot(h, m, st, color=col, label=lab); ax.fill_between(h, m - e, m + e, color=col, alpha=0.15, lw=0)
+        ax.axvline(5, color='gray', lw=0.8, ls='--'); ax.legend(fontsize=8)
+    ax.set_xlabel('steps imagined (10 Hz)'); ax.set_ylabel('MSE per pixel (frames in [0, 1])')
+    ax.set_title(f"open-loop frames, {ol.get('windows', 0)} windows, {ol.get('context')} observed", fontsize=9)
+    r, ax = q['reliability'], axs[1]
+    ax.plot([0, 1], [0, 1], color='gray', lw=0.8)
+    x = np.array([np.nan if v is None else v for v in r['pred_mean']], float)
+    if 'label_mean' in r:
+        ax.plot(x, [np.nan if v is None else v for v in r['label_mean']], 'C1o-', ms=4,
+                label=f"label p (ECE {q.get('safety_ece', float('nan')):.3f})")
+    ax.plot(x, [np.nan if v is None else v for v in r['outcome_mean']], 'C2s--', ms=4,
+            label=f"no collision within {q['k']} (ECE {q['safety_ece_outcome']:.3f})")
+    ax.set_xlim(0, 1); ax.set_ylim(0, 1); ax.legend(fontsize=8, loc='upper left')
+    ax.set_xlabel('predicted safety p̂ (bin mean)'); ax.set_ylabel('observed (bin mean)')
+    ax.set_title(f"safety head reliability, {q['frames']} frames", fontsize=9)
+    ax = axs[2]
+    names = ['reward_pearson', 'reward_r2', 'reward_pearson_one_step', 'reward_r2_one_step', 'cost_auroc',
+             'cost_auroc_posterior', 'safety_auroc', 'label_auroc']
+    names = [n for n in names if n in q]
+    vals = [np.nan if q[n] is None else q[n] for n in names]
+    ax.bar(range(len(names)), vals, color=['C0' if n.startswith('reward') else 'C3' for n in names])
+    for i, v in enumerate(vals):
+        ax.text(i, (0 if np.isnan(v) else max(v, 0)) + 0.02, 'n/a' if np.isnan(v) else f'{v:.2f}', ha='center', fontsize=7)
+    ax.axhline(0.8, color='C3', lw=0.8, ls='--'); ax.axhline(0.5, color='gray', lw=0.6, ls=':')
+    ax.set_xticks(range(len(names)), [n.replace('_', ' ') for n in names], rotation=35, ha='right', fontsize=7)
+    ax.set_ylim(min(0, np.nanmin(vals) if np.isfinite(vals).any() else 0) - 0.05, 1.08); ax.set_ylabel('score')
+    ax.set_title(f"held-out scores: {q['episodes']} episodes, {q['collision_frames']} frames with a collision "
+                 f"within {q['k']}", fontsize=9)
+    verdict = 'gate: ready' if q.get('gate_ok') else ('gate: NOT ready — ' + '; '.join(q.get('gate_reasons', [])))
+    fig.suptitle((title + ' · ' if title else '') + verdict, fontsize=8, color='C2' if q.get('gate_ok') else 'C3')
+    fig.tight_layout()
+    return fig
+
+def world_model_quality(wm_id: str, store: Store | None = None, k: int | None = None, force: bool = False,
+                        device: str = 'cpu') -> dict:
+    """`wm_quality` of a stored world model on the episodes its training held out (read back from its manifest),
+    written beside it (`quality.json`, `quality.png`) unless there already (`force` recomputes). `k` defaults to its
+    labels' `oracle_horizon` (else 10). For the CLI and the sweeps."""
+    store = store or Store()
+    root = store.require('wm', wm_id); path = root / 'quality.json'
+    if path.exists() and not force: return json.loads(path.read_text())
+    man = store.manifest('wm', wm_id)
+    from vlsafe.data import load_episodes
+    episodes = load_episodes(man['inputs']['dataset'], store)
+    held = man.get('held_out_episodes')
+    if held is None: held = split_episodes(len(episodes), man['config'].get('holdout', 0.1), man['config']['seed'])[1].tolist()
+    if not held: raise ValueError(f"world model {wm_id} held out no episodes (wm.holdout = 0): nothing to score it on")
+    labels, lid = None, man['inputs'].get('labels')
+    if lid:
+        from vlsafe.label import load_labels
+        labels = load_labels(lid, store)
+        if k is None: k = store.manifest('labels', lid).get('config', {}).get('oracle_horizon')
+    q = wm_quality(load_world_model(wm_id, store, device), [episodes[i] for i in held], labels, k=k or 10)
+    _write_quality(root, q)
+    return json.loads(path.read_text())

@@ -20,13 +20,13 @@ from .agent import BoundedNormal, to_agent_action, to_env_action
 from .world_model import action_spec, resize_frames, train_threads
 
 # %% auto #0
-__all__ = ['BASELINES', 'DISCRETE', 'BOX', 'UPDATES', 'ACTING_NET', 'SB3_DEFAULTS', 'check_method', 'frames_chw', 'Transitions',
-           'transitions', 'ImageNet', 'policy_dist', 'log_prob', 'q_value', 'greedy', 'update_bc', 'td_target',
-           'cql_penalty', 'update_cql', 'expectile_loss', 'awr_weight', 'update_iql', 'OfflineNets', 'actor_outputs',
-           'make_nets', 'update_targets', 'offline_hash', 'fit_offline', 'sb3_kwargs', 'online_env_config',
-           'BEVObservation', 'BEVExtractor', 'policy_kwargs', 'sb3_algorithm', 'fit_online', 'baseline_config',
-           'baseline_id', 'train_baseline', 'BaselinePolicy', 'sb3_policy', 'load_baseline_policy',
-           'baseline_eval_config']
+__all__ = ['BASELINES', 'DISCRETE', 'BOX', 'UPDATES', 'ACTING_NET', 'SB3_DEFAULTS', 'STOCHASTIC', 'check_method', 'frames_chw',
+           'Transitions', 'transitions', 'disk_transitions', 'ImageNet', 'policy_dist', 'log_prob', 'q_value', 'greedy',
+           'policy_action', 'update_bc', 'td_target', 'cql_penalty', 'update_cql', 'expectile_loss', 'awr_weight',
+           'update_iql', 'OfflineNets', 'actor_outputs', 'make_nets', 'update_targets', 'offline_hash', 'fit_offline',
+           'sb3_kwargs', 'online_env_config', 'BEVObservation', 'BEVExtractor', 'policy_kwargs', 'sb3_algorithm',
+           'fit_online', 'baseline_config', 'baseline_id', 'train_baseline', 'BaselinePolicy', 'sb3_policy',
+           'load_baseline_policy', 'baseline_eval_config']
 
 # %% ../nbs/06_baselines.ipynb #c006
 # one list of method names for the package: the evaluation stage keys results by them (`result_hash`)
@@ -54,27 +54,51 @@ BOX = {'kind': 'box', 'low': [-3.0, -1.0], 'high': [3.0, 1.0]}
 
 @dataclass
 class Transitions:
-    "All (s, a, r, s', done) of a dataset; frames stored once as uint8 (F, 3, s, s), s' of index i is frame i + 1."
-    obs: np.ndarray      # uint8 (F, 3, s, s): every frame of every episode
+    """All (s, a, r, s', done) of a dataset; s' of index i is frame i + 1. The frames are held once in memory as uint8
+    (F, 3, s, s), or are a dataset's `vlsafe.data.Frames` on disk (F, S, S, 3), read and resized to `size` per batch."""
+    obs: Any             # uint8 (F, 3, s, s) array, or on-disk `Frames` (F, S, S, 3)
     i: np.ndarray        # int64 (N,): frame index of s_t
     action: np.ndarray   # int64 (N,) indices, or float32 (N, d) in [-1, 1]
     reward: np.ndarray   # float32 (N,)
     done: np.ndarray     # float32 (N,)
     spec: dict = dataclasses.field(default_factory=lambda: dict(DISCRETE))   # the action space (`action_spec`)
+    size: int = 0        # the learners' frame side s (0: the in-memory array's)
+
+    def __post_init__(self):
+        if not self.size: self.size = int(self.obs.shape[-1])
 
     def __len__(self) -> int: return len(self.i)
+
+    def images(self, k: np.ndarray) -> torch.Tensor:
+        "Frames `k` as float (n, 3, s, s) in [0, 1]."
+        x = self.obs[k] if isinstance(self.obs, np.ndarray) else frames_chw(self.obs[k], self.size)
+        return torch.from_numpy(x).float().div_(255)
 
     def sample(self, batch_size: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
         "A uniform batch of tensors (frames as float in [0, 1]); `gen` makes it reproducible and resumable."
         j = torch.randint(len(self.i), (batch_size,), generator=gen).numpy()
         i = self.i[j]
-        img = lambda k: torch.from_numpy(self.obs[k]).float().div_(255)
-        return dict(obs=img(i), next_obs=img(i + 1), action=torch.from_numpy(self.action[j]),
+        return dict(obs=self.images(i), next_obs=self.images(i + 1), action=torch.from_numpy(self.action[j]),
                     reward=torch.from_numpy(self.reward[j]), done=torch.from_numpy(self.done[j]))
 
+def _learner_actions(a: np.ndarray, spec: dict, where: str) -> np.ndarray:
+    "Dataset actions as the learners read them: int64 indices, or float32 in [-1, 1]^d; refuses the other space."
+    kind = 'discrete' if np.issubdtype(a.dtype, np.integer) and a.ndim == 1 else 'box' if a.ndim == 2 else '?'
+    if kind != spec['kind']:
+        raise ValueError(f"{where} has actions {a.dtype} {a.shape}, not of the {spec['kind']} space {spec}")
+    if kind == 'discrete':
+        if len(a) and (a.min() < 0 or a.max() >= spec['n']):
+            raise ValueError(f"{where}: actions outside [0, {spec['n']}) (range {a.min()}..{a.max()})")
+        return a.astype(np.int64)
+    return to_agent_action(a, spec).numpy().astype(np.float32)
+
+def _checked_rewards(r: np.ndarray) -> np.ndarray:
+    if not np.isfinite(r).all(): raise ValueError("the dataset's rewards hold NaN/inf values: recollect it")
+    return r.astype(np.float32)
+
 def transitions(episodes, size: int, spec: dict | None = None) -> Transitions:
-    """The transitions of `episodes` (`vlsafe.data.Episode`s), frames resized to `size`; `spec` is the action space
-    (default: Discrete(15) for integer actions, the tasks' Box for (T, 2) float actions)."""
+    """The transitions of in-memory `episodes` (`vlsafe.data.Episode`s), frames resized once to `size`; `spec` is the
+    action space (default: Discrete(15) for integer actions, the tasks' Box for (T, 2) float actions)."""
     frames, idx, acts, rews, dones, start = [], [], [], [], [], 0
     for ep in episodes:
         T = len(ep.actions)
@@ -83,22 +107,26 @@ def transitions(episodes, size: int, spec: dict | None = None) -> Transitions:
             raise ValueError(f"episode {ep.id}: {len(ep.bev)} frames, {T} actions, {len(ep.rewards)} rewards; an "
                              f"episode needs T+1 frames for T actions and rewards")
         a = np.asarray(ep.actions)
-        kind = 'discrete' if np.issubdtype(a.dtype, np.integer) and a.ndim == 1 else 'box' if a.ndim == 2 else '?'
-        spec = action_spec(spec) if spec is not None else dict(DISCRETE if kind == 'discrete' else BOX)
-        if kind != spec['kind']:
-            raise ValueError(f"episode {ep.id} has actions {a.dtype} {a.shape}, not of the {spec['kind']} space {spec}")
-        if kind == 'discrete':
-            if a.min() < 0 or a.max() >= spec['n']:
-                raise ValueError(f"episode {ep.id}: actions outside [0, {spec['n']}) (range {a.min()}..{a.max()})")
-            a = a.astype(np.int64)
-        else: a = to_agent_action(a, spec).numpy().astype(np.float32)
+        if spec is None: spec = dict(DISCRETE if np.issubdtype(a.dtype, np.integer) and a.ndim == 1 else BOX)
+        spec = action_spec(spec)
         d = np.zeros(T, np.float32); d[-1] = float(ep.terminated)
-        frames.append(frames_chw(ep.bev, size)); idx.append(start + np.arange(T)); acts.append(a)
+        frames.append(frames_chw(ep.bev, size)); idx.append(start + np.arange(T))
+        acts.append(_learner_actions(a, spec, f'episode {ep.id}'))
         rews.append(np.asarray(ep.rewards, np.float32)); dones.append(d); start += T + 1
     if not idx: raise ValueError("the dataset has no transitions (no episode with at least one step)")
-    r = np.concatenate(rews)
-    if not np.isfinite(r).all(): raise ValueError("the dataset's rewards hold NaN/inf values: recollect it")
-    return Transitions(np.concatenate(frames), np.concatenate(idx), np.concatenate(acts), r, np.concatenate(dones), spec)
+    return Transitions(np.concatenate(frames), np.concatenate(idx), np.concatenate(acts),
+                       _checked_rewards(np.concatenate(rews)), np.concatenate(dones), spec, size)
+
+def disk_transitions(frames, size: int, spec: dict) -> Transitions:
+    """The transitions of a dataset's on-disk `Frames` (`vlsafe.data.open_frames`): the per-step columns in memory,
+    the frames read from disk and resized to `size` per batch. Transition t of an episode is frame g = start + t
+    with the action taken there, and the reward, cost and terminal flag stored at frame g + 1."""
+    c = frames.columns
+    i = np.flatnonzero(~c['is_last']).astype(np.int64)
+    if not len(i): raise ValueError("the dataset has no transitions (no episode with at least one step)")
+    spec = action_spec(spec)
+    return Transitions(frames, i, _learner_actions(c['action'][i], spec, f'dataset {frames.dataset_id}'),
+                       _checked_rewards(c['reward'][i + 1]), c['is_terminal'][i + 1].astype(np.float32), spec, size)
 
 # %% ../nbs/06_baselines.ipynb #c015
 class ImageNet(nn.Module):
@@ -126,8 +154,12 @@ def q_value(nets, key: str, obs: torch.Tensor, action: torch.Tensor) -> torch.Te
     return nets[key](obs, action)[:, 0]
 
 def greedy(logits: torch.Tensor, spec: dict) -> torch.Tensor:
-    "The policy's action: argmax (Discrete), the BoundedNormal's mean (Box)."
+    "The policy's most likely action: argmax (Discrete), the BoundedNormal's mean (Box)."
     return logits.argmax(-1) if spec['kind'] == 'discrete' else BoundedNormal(logits).mode()
+
+def policy_action(logits: torch.Tensor, spec: dict, sample: bool) -> torch.Tensor:
+    "The policy's action: a draw from π(·|s) (torch's generator) when `sample`, else its most likely action."
+    return policy_dist(logits, spec).sample() if sample else greedy(logits, spec)
 
 # %% ../nbs/06_baselines.ipynb #c017
 def update_bc(nets: nn.ModuleDict, b: dict, cfg: BaselineConfig) -> tuple[torch.Tensor, dict]:
@@ -229,7 +261,7 @@ def fit_offline(method: str, nets: OfflineNets, data: Transitions, cfg: Baseline
     work = Path(work); work.mkdir(parents=True, exist_ok=True)
     ckpt, log = work / 'ckpt.pt', work / 'metrics.csv'
     if data.spec != nets.spec: raise ValueError(f"the data's actions {data.spec} are not the nets' {nets.spec}")
-    h = offline_hash(method, data.obs.shape[-1], nets.spec, cfg)
+    h = offline_hash(method, data.size, nets.spec, cfg)
     opt = torch.optim.Adam([p for p in nets.parameters() if p.requires_grad], lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
     step, rows = 0, []
@@ -249,11 +281,13 @@ def fit_offline(method: str, nets: OfflineNets, data: Transitions, cfg: Baseline
                             config_hash=h), tmp)
         _write_rows(log, rows)
     update, window, t0, dev = UPDATES[method], [], time.time(), next(nets.parameters()).device
+    pin = dev.type == 'cuda'      # page-locked host batches copy to the GPU asynchronously
     nets.train()
     bar = tqdm(total=cfg.steps, initial=step, desc=f'baseline {method}', unit='upd', disable=not progress)
     try:
         while step < cfg.steps and (stop_at is None or step < stop_at):
-            batch = {k: v.to(dev, non_blocking=True) for k, v in data.sample(cfg.batch_size, gen).items()}
+            batch = {k: (v.pin_memory() if pin else v).to(dev, non_blocking=True)
+                     for k, v in data.sample(cfg.batch_size, gen).items()}
             loss, m = update(nets, batch, cfg)
             if not torch.isfinite(loss):
                 kept = (f"the last good checkpoint (update {torch.load(ckpt, weights_only=True)['step']}) is kept at "
@@ -414,13 +448,13 @@ def train_baseline(cfg: Config, method: str, dataset_id: str | None = None, stor
                 seed_everything(cfg.baseline.seed)
                 out = fit_online(method, cfg, dir, progress)
                 return dict(method=method, action_mode=online_env_config(cfg.env, method).action_mode, **out)
-            from vlsafe.data import load_episodes
+            from vlsafe.data import open_frames
             from vlsafe.world_model import _dataset_action_spec
-            episodes = load_episodes(dataset_id, store)
-            spec = _dataset_action_spec(store, dataset_id, episodes)
+            frames = open_frames(dataset_id, store, progress)          # on disk: the dataset never enters memory
+            spec = _dataset_action_spec(store, dataset_id, [frames.episode(0)])
             seed_everything(cfg.baseline.seed)
             nets = make_nets(method, cfg.wm.image_size, spec, cfg.baseline).to(cfg.run.device)   # CQL on a Box fails here
-            data = transitions(episodes, cfg.wm.image_size, spec); del episodes
+            data = disk_transitions(frames, cfg.wm.image_size, spec)
             ck = dir / 'ckpt.pt'
             resumed = int(torch.load(ck, weights_only=True)['step']) if ck.exists() else 0
             t0 = time.time()
@@ -435,10 +469,14 @@ def train_baseline(cfg: Config, method: str, dataset_id: str | None = None, stor
     return store.build('baseline', config, inputs, work)
 
 # %% ../nbs/06_baselines.ipynb #c040
+STOCHASTIC = ('bc', 'iql', 'ppo', 'sac')      # policies that are distributions; CQL and DQN act by argmax Q
+
 class BaselinePolicy:
-    "Greedy policy of a trained baseline with the `reset` / `act` protocol of `vlsafe.evaluate.evaluate_policy`."
-    def __init__(self, method: str, size: int, act_fn: Callable[[np.ndarray], Any], action_mode: str = 'discrete'):
-        self.method, self.size, self.act_fn, self.action_mode = method, size, act_fn, action_mode
+    """A trained baseline with the `reset` / `act` protocol of `vlsafe.evaluate.evaluate_policy`. `act_fn(frame,
+    sample)` acts; `sample` (set by the evaluation from `eval.act`) draws from the policy where it is a distribution."""
+    def __init__(self, method: str, size: int, act_fn: Callable[[np.ndarray, bool], Any], action_mode: str = 'discrete',
+                 sample: bool = False):
+        self.method, self.size, self.act_fn, self.action_mode, self.sample = method, size, act_fn, action_mode, sample
 
     def reset(self, seed: int | None = None): pass
 
@@ -448,7 +486,7 @@ class BaselinePolicy:
         if bev.ndim != 3 or bev.shape[-1] != 3 or bev.shape[0] != bev.shape[1] or bev.dtype != np.uint8:
             raise ValueError(f"baseline '{self.method}' expects obs['bev'] uint8 of shape (S, S, 3), got "
                              f"{bev.dtype} {bev.shape}")
-        return self.act_fn(frames_chw(bev, self.size))
+        return self.act_fn(frames_chw(bev, self.size), self.sample and self.method in STOCHASTIC)
 
 def sb3_policy(method: str, size: int, cfg: BaselineConfig, device: str = 'cpu'):
     "An untrained SB3 policy module of `method`'s architecture (what `policy.pt` holds the weights of)."
@@ -468,7 +506,7 @@ def _read_weights(path: Path, device: str) -> dict:
         raise ArtifactError(f"cannot read {path} ({type(e).__name__}: {str(e).splitlines()[0][:120]}); remove the artifact and retrain") from e
 
 def load_baseline_policy(baseline_id: str, store: Store | None = None, device: str = 'cpu') -> BaselinePolicy:
-    "The greedy policy of baseline artifact `baseline_id` (weights loaded with `weights_only=True`)."
+    "The policy of baseline artifact `baseline_id` (weights loaded with `weights_only=True`); acts greedily until `sample` is set."
     store = store or Store()
     man = store.manifest('baseline', baseline_id)
     method, size = man['config']['method'], int(man['config']['wm_image_size'])
@@ -478,14 +516,14 @@ def load_baseline_policy(baseline_id: str, store: Store | None = None, device: s
         spec = json.loads(ck.get('spec', json.dumps(DISCRETE)))
         net = ImageNet(size, cfg, actor_outputs(spec)).to(device).eval()
         net.load_state_dict(ck['weights'])
-        def act(x):
-            a = greedy(net(torch.from_numpy(x[None]).to(device).float().div_(255)), spec)[0]
+        def act(x, sample):
+            a = policy_action(net(torch.from_numpy(x[None]).to(device).float().div_(255)), spec, sample)[0]
             return int(a) if spec['kind'] == 'discrete' else to_env_action(a, spec)
         return BaselinePolicy(method, size, act, 'discrete' if spec['kind'] == 'discrete' else 'continuous')
     pol = sb3_policy(method, size, cfg, device)
     pol.load_state_dict(ck['weights']); pol.set_training_mode(False)
-    def act(x):
-        a = pol.predict(x, deterministic=True)[0]
+    def act(x, sample):
+        a = pol.predict(x, deterministic=not sample)[0]
         return int(a) if method != 'sac' else np.asarray(a, np.float32)
     return BaselinePolicy(method, size, act, man.get('action_mode', 'discrete'))
 

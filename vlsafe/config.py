@@ -172,6 +172,8 @@ class EvalConfig:
     episodes: int = F(20, lo=1, hi=1_000_000)
     seed: int = F(1000, lo=0, doc='evaluation seeds start here, disjoint from collection seeds')
     traffic_density: float = F(-1.0, lo=-1.0, hi=10.0, doc='-1: same as training; else shift traffic')
+    act: str = F('sample', choices=('sample', 'mode'), doc='sample: a policy with an action distribution draws from it, '
+                 'seeded by the scenario (DreamerV3 evaluates so); mode: its most likely action. Q-learners act greedily')
     gif: bool = F(True, hashed=False)
 
 @dataclass

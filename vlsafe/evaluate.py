@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 import numpy as np, pandas as pd
 from .config import Config, OBJECTIVES, ConfigError, DataConfig, to_dict, stable_hash, hashable
-from .store import atomic_write_json, atomic_path, git_commit, machine_info, code_versions
+from .store import atomic_write_json, atomic_path, git_commit, machine_info, seed_everything, code_versions
 
 # %% auto #0
 __all__ = ['METRICS', 'LABELS', 'REFERENCE_METHODS', 'OFFLINE_BASELINES', 'ONLINE_BASELINES', 'ONLINE_ACTION_MODE', 'episode_row',
@@ -74,6 +74,7 @@ class Policy(Protocol):
 def rollout(env, policy: Policy, seed: int, record: bool = False, max_steps: int | None = None):
     "One episode; returns (episode row, frames or None)."
     obs, info = env.reset(seed=seed)
+    seed_everything(seed)           # a policy that samples draws the same noise in this scenario in every run
     try: policy.reset(seed=seed)
     except TypeError: policy.reset()
     rewards, costs, infos, frames = [], [], [], ([obs['bev']] if record else None)
@@ -117,6 +118,7 @@ def evaluate_policy(policy: Policy, cfg: Config, episodes: int | None = None, pr
     per scenario, first episode's frames)."""
     from tqdm.auto import tqdm
     seeds = scenario_seeds(cfg, episodes)
+    if hasattr(policy, 'sample'): policy.sample = cfg.eval.act == 'sample'
     env = (env_factory or (lambda: make_eval_env(cfg)))()
     rows, frames = [], None
     for i, seed in enumerate(tqdm(seeds, desc=f'evaluate {cfg.env.task}', unit='ep', disable=not progress)):

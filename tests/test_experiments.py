@@ -27,26 +27,35 @@ def test_table1_notebook_through_papermill(tmp_path, monkeypatch):
     assert any('injected-parameters' in c['metadata'].get('tags', []) for c in executed['cells'])
 
 
-def test_reproduce_on_ray_runs_cells_as_ray_tasks(tmp_path, capsys):
-    "backend='ray': each missing cell runs as a Ray task (a local Ray instance here), then the table is aggregated."
+def test_reproduce_on_ray_runs_cells_as_ray_tasks(tmp_path, capsys, monkeypatch):
+    """backend='ray': each missing cell runs as a Ray task (a local Ray instance here), two at once on one store:
+    VL-SAFE and DreamerV3 share the dataset, the labels and the world model, which are built once (the other cell
+    waits on the build lock and reuses them); then the table is aggregated."""
     ray = pytest.importorskip('ray', reason="needs Ray (pip install -e '.[dev]')")
     from vlsafe.reproduce import reproduce, collect_runs
-    results, figures = tmp_path / 'results', tmp_path / 'figures'
-    ov = {**TINY, 'eval.episodes': 1, 'run.home': str(tmp_path / 'store'), 'run.progress': False,
-          'baseline.steps': 4, 'baseline.log_every': 2}
+    from vlsafe.store import Store
+    results, figures, home = tmp_path / 'results', tmp_path / 'figures', tmp_path / 'store'
+    ov = {**TINY, 'eval.episodes': 1, 'run.home': str(home), 'run.progress': False, 'run.threads': 1}
+    monkeypatch.setenv('VLSAFE_RAY_CPUS', '1')   # one CPU per cell: both cells are scheduled at once
     ray.init(num_cpus=2, log_to_driver=False)
     try:
-        table = reproduce('table1', 'smoke', tasks=('four_lane',), methods=('vlsafe', 'bc'), seeds=(0,),
+        table = reproduce('table1', 'smoke', tasks=('four_lane',), methods=('vlsafe', 'dreamerv3'), seeds=(0,),
                           scorer='oracle', results=results, figures=figures, backend='ray', papermill=False,
                           progress=False, overrides=ov)
     finally:
         ray.shutdown()
     assert '2 cells, 0 done, 2 to run' in capsys.readouterr().out
     runs = collect_runs('table1', 'smoke', results)
-    assert sorted(r['method'] for r in runs) == ['bc', 'vlsafe'] and all(r['episodes'] == 1 for r in runs)
-    assert sorted(table['method']) == ['bc', 'vlsafe']
+    assert sorted(r['method'] for r in runs) == ['dreamerv3', 'vlsafe'] and all(r['episodes'] == 1 for r in runs)
+    # the two cells ran at the same time: each one's span (end = metrics.json written, start = end - wall time) overlaps
+    spans = [((e := (Path(r['_dir']) / 'metrics.json').stat().st_mtime) - r['wall_time_s'], e) for r in runs]
+    assert max(s for s, _ in spans) < min(e for _, e in spans)
+    st = Store(home)
+    assert [len(st.list(k)) for k in ('dataset', 'labels', 'wm', 'agent')] == [1, 1, 1, 2]
+    assert runs[0]['artifacts']['world_model'] == runs[1]['artifacts']['world_model']
+    assert sorted(table['method'].str.split('@').str[0].unique()) == ['dreamerv3', 'vlsafe']
     assert (results / 'tables' / 'table1_smoke.md').exists() and (figures / 'table1_smoke_return_cost.png').exists()
     # the same call again finds both cells done and runs nothing (no Ray needed for that)
-    again = reproduce('table1', 'smoke', tasks=('four_lane',), methods=('vlsafe', 'bc'), seeds=(0,), scorer='oracle',
-                      results=results, figures=figures, backend='local', papermill=False, progress=False, overrides=ov)
-    assert sorted(again['method']) == ['bc', 'vlsafe'] and '2 cells, 2 done, 0 to run' in capsys.readouterr().out
+    reproduce('table1', 'smoke', tasks=('four_lane',), methods=('vlsafe', 'dreamerv3'), seeds=(0,), scorer='oracle',
+              results=results, figures=figures, backend='local', papermill=False, progress=False, overrides=ov)
+    assert '2 cells, 2 done, 0 to run' in capsys.readouterr().out

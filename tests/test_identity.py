@@ -136,3 +136,35 @@ def test_label_source_is_part_of_the_result(tmp_path, monkeypatch):
     assert expected_label_source(cfg) == 'clip' and result_hash(cfg, 'vlsafe') != h_fallback
     assert result_hash(cfg, 'bc') == h_bc
     assert not cell_done(cell, res)
+
+
+TINY_COLLECT = ['--set', 'data.episodes=4', '--set', 'data.chunk_episodes=2', '--set', 'env.max_steps=30',
+                '--set', 'data.workers=1', '--quiet']
+
+
+def test_two_concurrent_collects_share_one_dataset(tmp_path):
+    """Two `vlsafe collect` of one config on one store, started while a third party holds the dataset's build lock
+    (so both really wait at once): both succeed, print the same id, and the store holds exactly one dataset."""
+    import time
+    from vlsafe.config import get_config
+    from vlsafe.store import Store
+    home = tmp_path / 'store'
+    cfg = get_config('smoke', {'data.episodes': 4, 'data.chunk_episodes': 2, 'env.max_steps': 30})
+    did = Store.make_id('dataset', {'env': cfg.env, 'data': cfg.data})
+    store = Store(home)
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    with store.lock('dataset', did):
+        procs, errs = [], []
+        for k in range(2):
+            errs.append(tmp_path / f'err{k}.txt')
+            procs.append(subprocess.Popen([str(BIN / 'vlsafe'), '--home', str(home), 'collect', *TINY_COLLECT],
+                                          stdout=subprocess.PIPE, stderr=open(errs[-1], 'w'), text=True, env=env))
+        deadline = time.time() + 240
+        while not all('waiting to reuse' in e.read_text() for e in errs):
+            assert time.time() < deadline and all(p.poll() is None for p in procs), [e.read_text()[-2000:] for e in errs]
+            time.sleep(0.5)
+    outs = [p.communicate(timeout=400)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e.read_text()[-2000:] for e in errs]
+    assert [o.strip().splitlines()[-1] for o in outs] == [did, did]
+    assert [m['id'] for m in store.list('dataset')] == [did]
+    assert not (home / 'dataset' / '.partial' / did).exists()

@@ -10,14 +10,14 @@ import argparse, json, os, sys, time
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 from pathlib import Path
 import yaml
-from .config import ConfigError, get_config, TASKS, OBJECTIVES
+from .config import ConfigError, get_config, check_device, stable_hash, TASKS, OBJECTIVES
 from .evaluate import OFFLINE_BASELINES, ONLINE_BASELINES
 BASELINE_NAMES = OFFLINE_BASELINES + ONLINE_BASELINES
 from .store import Store, ArtifactError, pin_home
 
 # %% auto #0
-__all__ = ['BASELINE_NAMES', 'cmd_collect', 'cmd_label', 'cmd_train_wm', 'cmd_train_agent', 'cmd_train_baseline', 'cmd_run',
-           'cmd_reproduce', 'cmd_aggregate', 'clip_status', 'cmd_smoke', 'cmd_store', 'parser', 'main']
+__all__ = ['BASELINE_NAMES', 'cmd_collect', 'cmd_label', 'cmd_train_wm', 'cmd_train_agent', 'cmd_train_baseline', 'variant_name',
+           'cmd_run', 'cmd_reproduce', 'cmd_aggregate', 'clip_status', 'cmd_smoke', 'cmd_store', 'parser', 'main']
 
 # %% ../nbs/08b_cli.ipynb #c003
 def _parse_set(items: list[str]) -> dict:
@@ -34,7 +34,8 @@ def _cfg(a, **cell):
     ov.update({k: v for k, v in cell.items() if v is not None})
     if a.home: ov['run.home'] = a.home
     if a.quiet: ov['run.progress'] = False
-    return get_config(a.profile, ov, yaml_path=a.config)
+    cfg = get_config(a.profile, ov, yaml_path=a.config)
+    check_device(cfg.run.device); return cfg
 
 def _store(cfg): return Store(cfg.run.home or None)
 
@@ -78,26 +79,44 @@ def cmd_train_baseline(a):
     ov = _parse_set(a.set)
     if a.home: ov['run.home'] = a.home
     if a.quiet: ov['run.progress'] = False
-    cfg = cell_config(a.profile, a.task or 'four_lane', a.method, a.seed, overrides=ov); st = _store(cfg)
+    cfg = cell_config(a.profile, a.task or 'four_lane', a.method, a.seed, overrides=ov, yaml_path=a.config)
+    check_device(cfg.run.device); st = _store(cfg)
     ds = _dataset(a, cfg, st) if a.method in OFFLINE else None
     print(train_baseline(cfg, a.method, ds, st, progress=cfg.run.progress))
 
+def variant_name(overrides: dict, variant: str | None = None) -> str:
+    """The results folder suffix of an ad-hoc run: `--variant`, else `set-<hash of the overrides>` (run-only keys
+    aside); '' for a run with neither, which alone may use the canonical cell folder of the sweep."""
+    if variant: return variant
+    ov = {k: v for k, v in overrides.items() if not k.startswith('run.')}
+    return f'set-{stable_hash(ov, 8)}' if ov else ''
+
 def cmd_run(a):
+    "One cell; with --set (or --variant) its results go to `<method>@<variant>`, never into the sweep's own cell folder."
     from vlsafe.reproduce import cell_config, run_cell, run_dir
     ov = _parse_set(a.set)
+    variant = variant_name(ov, a.variant)
     if a.home: ov['run.home'] = a.home
     cfg = cell_config(a.profile, a.task, a.method, a.seed, a.scorer, a.episodes, ov)
-    out = run_dir(a.results, 'table1', cfg, a.method)
+    check_device(cfg.run.device)
+    out = run_dir(a.results, 'table1', cfg, a.method, variant)
     m = run_cell(cfg, a.method, out, progress=not a.quiet, force=a.force)
     print(json.dumps({k: v['mean'] for k, v in m['metrics'].items()}, indent=1)); print(f'results: {out}')
 
+def _sweep(a, experiment, profile, **kw):
+    "Run a sweep; failed cells are listed after the table, and the command then exits with status 1."
+    from vlsafe.reproduce import reproduce, SweepError
+    try: t = reproduce(experiment, profile, results=a.results, figures=a.figures, **kw)
+    except SweepError as e:
+        if e.table is not None: _report(experiment, profile, a.results, a.figures, e.table)
+        print(f'vlsafe {a.cmd}: {e}', file=sys.stderr); sys.exit(1)
+    _report(experiment, profile, a.results, a.figures, t)
+
 def cmd_reproduce(a):
-    from vlsafe.reproduce import reproduce
     ov = _parse_set(a.set)
     if a.home: ov['run.home'] = a.home
-    t = reproduce(a.experiment, a.profile, a.tasks, a.methods, a.seeds, a.scorer, a.results, a.figures,
-                  backend=a.backend, papermill=not a.no_papermill, progress=not a.quiet, overrides=ov)
-    _report(a.experiment, a.profile, a.results, a.figures, t)
+    _sweep(a, a.experiment, a.profile, tasks=a.tasks, methods=a.methods, seeds=a.seeds, scorer=a.scorer,
+           backend=a.backend, papermill=not a.no_papermill, progress=not a.quiet, overrides=ov, fail_fast=a.fail_fast)
 
 def cmd_aggregate(a):
     from vlsafe.reproduce import aggregate
@@ -123,13 +142,12 @@ def clip_status(profile: str = 'smoke') -> str:
 
 def cmd_smoke(a):
     "The main job on a fresh machine: the smoke profile of Table I, every method (four world-model agents, six baselines) on four_lane."
-    from vlsafe.reproduce import reproduce, METHODS
+    from vlsafe.reproduce import METHODS
     print(clip_status('smoke'), flush=True)
     t0 = time.time()
-    t = reproduce('table1', 'smoke', tasks=('four_lane',), methods=METHODS, seeds=(0,), scorer='clip',
-                  results=a.results, figures=a.figures, papermill=not a.no_papermill, progress=not a.quiet,
-                  rebuild_missing=True)   # committed results alone must not stand in for running the pipeline here
-    _report('table1', 'smoke', a.results, a.figures, t)
+    _sweep(a, 'table1', 'smoke', tasks=('four_lane',), methods=METHODS, seeds=(0,), scorer='clip',
+           papermill=not a.no_papermill, progress=not a.quiet,
+           rebuild_missing=True)   # committed results alone must not stand in for running the pipeline here
     print(f'smoke finished in {time.time() - t0:.0f} s')
 
 def cmd_store(a):
@@ -176,6 +194,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument('--method', default='vlsafe', choices=OBJECTIVES + BASELINE_NAMES); s.add_argument('--seed', type=int, default=0)
     s.add_argument('--scorer', default='clip', choices=('clip', 'oracle')); s.add_argument('--episodes', type=int, default=-1)
     s.add_argument('--set', action='append', metavar='KEY=VALUE'); s.add_argument('--force', action='store_true')
+    s.add_argument('--variant', default=None, help='results folder <method>@VARIANT (default with --set: set-<hash of the overrides>)')
     results_args(s); s.set_defaults(fn=cmd_run)
     s = sub.add_parser('reproduce', help='run an experiment (papermill per cell, resumable), then aggregate')
     s.add_argument('--experiment', default='table1'); s.add_argument('--profile', default='small')
@@ -184,6 +203,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument('--backend', default='local', choices=('local', 'ray'))
     s.add_argument('--no-papermill', action='store_true', help='run cells in this process instead of notebooks')
     s.add_argument('--set', action='append', metavar='KEY=VALUE', help='config override for every cell, repeatable')
+    s.add_argument('--fail-fast', action='store_true', help='stop at the first failed cell (default: run the others, list failures, exit 1)')
     results_args(s); s.set_defaults(fn=cmd_reproduce)
     s = sub.add_parser('aggregate', help='rebuild tables and figures from finished runs')
     s.add_argument('--experiment', default='table1'); s.add_argument('--profile', default='small')

@@ -11,8 +11,8 @@ from typing import Any
 
 # %% auto #0
 __all__ = ['SAFE_PROMPT', 'UNSAFE_PROMPT', 'TASKS', 'OBJECTIVES', 'PROFILES', 'ConfigError', 'F', 'EnvConfig', 'DataConfig',
-           'LabelConfig', 'WorldModelConfig', 'AgentConfig', 'BaselineConfig', 'EvalConfig', 'RunConfig', 'Config',
-           'from_dict', 'to_dict', 'get_config', 'save_config', 'hashable', 'stable_hash']
+           'LabelConfig', 'VlmConfig', 'WorldModelConfig', 'AgentConfig', 'BaselineConfig', 'EvalConfig', 'RunConfig',
+           'Config', 'from_dict', 'to_dict', 'check_device', 'get_config', 'save_config', 'hashable', 'stable_hash']
 
 # %% ../nbs/00_config.ipynb #c005
 class ConfigError(ValueError):
@@ -79,6 +79,25 @@ class LabelConfig:
                      doc='ray: score chunks on a pool of Ray actors ($RAY_ADDRESS picks the cluster)')
     ray_actors: int = F(2, lo=1, hi=10_000, hashed=False, doc='Ray actors, each holding one scorer')
     ray_gpus: float = F(0.0, lo=0.0, hi=64.0, hashed=False, doc='GPUs per Ray actor (0: CPU actors)')
+
+@dataclass
+class VlmConfig:
+    """BEV-CLIP: an open_clip model trained from scratch on a dataset's BEV frames and generated captions
+    (`vlsafe.vlm`); `vlsafe label --set label.checkpoint=<its file>` then scores with it like any CLIP."""
+    size: str = F('s', choices=('xs', 's', 'm', 'l'), doc='open_clip model bev-clip-<size> (vlsafe.label.BEV_CLIP_CONFIGS)')
+    horizon: int = F(10, lo=1, hi=1000, doc='a frame is captioned unsafe when its episode collides or leaves its lane '
+                     'within this many steps')
+    prompt_share: float = F(0.5, lo=0.0, hi=1.0, doc="share of training pairs captioned with the paper's safe/unsafe "
+                            'prompt; the rest with the scene description')
+    holdout: float = F(0.2, lo=0.0, hi=0.9, doc='share of episodes held out of training (drawn from `seed`) for label quality')
+    steps: int = F(3000, lo=0)
+    batch_size: int = F(128, lo=2, hi=65536)
+    lr: float = F(1e-3, lo=0.0, hi=1.0)
+    weight_decay: float = F(0.1, lo=0.0, hi=10.0)
+    warmup: int = F(100, lo=0, doc='linear warm-up steps before the cosine decay')
+    seed: int = F(0, lo=0)
+    log_every: int = F(25, lo=1, hashed=False)
+    ckpt_every: int = F(100, lo=1, hashed=False)
 
 @dataclass
 class WorldModelConfig:
@@ -194,6 +213,7 @@ class Config:
     env: EnvConfig = field(default_factory=EnvConfig)
     data: DataConfig = field(default_factory=DataConfig)
     label: LabelConfig = field(default_factory=LabelConfig)
+    vlm: VlmConfig = field(default_factory=VlmConfig)
     wm: WorldModelConfig = field(default_factory=WorldModelConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
@@ -211,11 +231,13 @@ PROFILES: dict[str, dict[str, Any]] = {
         'agent.horizon': 8, 'agent.batch_size': 8, 'agent.batch_length': 16, 'agent.steps': 40,
         'agent.actor_lr': 1e-4, 'agent.critic_lr': 1e-4, 'agent.log_every': 10, 'agent.ckpt_every': 20,
         'eval.episodes': 3, 'label.chunk_frames': 256,
+        'vlm.size': 'xs', 'vlm.steps': 20, 'vlm.batch_size': 32, 'vlm.warmup': 2, 'vlm.log_every': 5, 'vlm.ckpt_every': 10,
         'baseline.cnn_depth': 8, 'baseline.units': 64, 'baseline.layers': 1, 'baseline.steps': 60,
         'baseline.online_steps': 200, 'baseline.batch_size': 32, 'baseline.lr': 1e-3, 'baseline.target_update': 20,
         'baseline.buffer_size': 1000, 'baseline.log_every': 10, 'baseline.ckpt_every': 30,
     },
     'small': {
+        'vlm.steps': 1000, 'vlm.batch_size': 64, 'vlm.warmup': 50,
         'env.image_size': 64, 'env.max_steps': 300,
         'data.episodes': 200,
         'wm.image_size': 64, 'wm.deter': 256, 'wm.units': 256, 'wm.stoch': 16, 'wm.classes': 16,
@@ -329,6 +351,24 @@ def _validate_cross(cfg: Config):
         raise ConfigError(f"config key 'data.policy_mix' shares sum to {sum(mix.values()):.3f}; they must sum to 1")
     if not cfg.label.safe_prompts or not cfg.label.unsafe_prompts:
         raise ConfigError("config keys 'label.safe_prompts' and 'label.unsafe_prompts' need at least one prompt each")
+    import re
+    if not re.fullmatch(r'cpu|cuda(:\d+)?|mps', cfg.run.device):
+        raise ConfigError(f"config key 'run.device' = {cfg.run.device!r} is not a device; use cpu, cuda, cuda:N or mps")
+
+def check_device(device: str) -> str:
+    """`device` if this machine has it, else one `ConfigError` naming the fix. Called where work starts (the CLI),
+    not in `get_config`, so that a config for another machine can still be built and hashed here."""
+    if device == 'cpu': return device
+    import torch
+    if device.startswith('cuda'):
+        n, i = torch.cuda.device_count(), int(device.split(':')[1]) if ':' in device else 0
+        if n == 0:
+            raise ConfigError(f"run.device={device!r}, but torch {torch.__version__} sees no CUDA device on this machine; "
+                              f"use --set run.device=cpu (or install a CUDA build of torch)")
+        if i >= n: raise ConfigError(f"run.device={device!r}, but this machine has {n} CUDA device(s): cuda:0 … cuda:{n - 1}")
+    if device == 'mps' and not torch.backends.mps.is_available():
+        raise ConfigError("run.device='mps', but this machine has no Apple GPU; use --set run.device=cpu")
+    return device
 
 def get_config(profile: str = 'smoke', overrides: dict | str | None = None, yaml_path: str | os.PathLike | None = None) -> Config:
     """The config for `profile`, then a YAML file's values, then `overrides` (dotted or nested keys; a YAML/JSON

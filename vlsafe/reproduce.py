@@ -10,21 +10,23 @@ from typing import Any
 import numpy as np, pandas as pd
 from .config import Config, get_config, stable_hash, ConfigError, TASKS
 from .store import Store, atomic_write_text, atomic_path, code_versions, pin_home
-from .evaluate import result_hash, OFFLINE_BASELINES, ONLINE_BASELINES, ONLINE_ACTION_MODE
+from .evaluate import result_hash, OFFLINE_BASELINES, ONLINE_BASELINES, ONLINE_ACTION_MODE, REFERENCE_METHODS
 
 # %% auto #0
 __all__ = ['WM_METHODS', 'BASELINES', 'METHODS', 'PAPER_NAMES', 'TASK_NAMES', 'PAPER_COLUMNS', 'CLIP_PRESETS', 'PAPER_TASKS',
-           'SWEEPS', 'CLIP_PARAMS', 'paper_table', 'cell_config', 'run_dir', 'run_stages', 'run_baseline_stages',
-           'artifacts_present', 'run_cell', 'plan', 'experiments_dir', 'cell_out_dir', 'cell_done', 'run_notebook',
-           'reproduce', 'collect_runs', 'to_markdown', 'to_latex', 'plot_return_cost', 'clip_params', 'plot_scaling',
-           'aggregate']
+           'SWEEPS', 'SEED_KEYS', 'PAIRED_METRICS', 'PAIRED_NOTE', 'CLIP_PARAMS', 'paper_table', 'cell_config',
+           'run_dir', 'run_stages', 'run_baseline_stages', 'artifacts_present', 'run_cell', 'plan', 'experiments_dir',
+           'cell_out_dir', 'cell_done', 'run_notebook', 'cell_name', 'cell_failure', 'SweepError', 'reproduce',
+           'collect_runs', 'PoolingError', 'pool_differences', 'paired_bootstrap', 'paired_differences', 'to_markdown',
+           'to_latex', 'plot_return_cost', 'clip_params', 'plot_scaling', 'aggregate']
 
 # %% ../nbs/08_reproduce.ipynb #c005
 WM_METHODS = ('vlsafe', 'dreamerv3', 'fosp', 'vlsafe_nc')      # world-model agents: differ only in the actor loss
 BASELINES = OFFLINE_BASELINES + ONLINE_BASELINES             # Table I's model-free rows
 METHODS = WM_METHODS + BASELINES
 PAPER_NAMES = {'vlsafe': 'VL-SAFE', 'dreamerv3': 'DreamerV3', 'fosp': 'FSOP', 'vlsafe_nc': 'VL-SAFE-NC',
-               'bc': 'BC', 'cql': 'CQL', 'iql': 'IQL', 'ppo': 'PPO', 'sac': 'SAC', 'dqn': 'DQN'}
+               'bc': 'BC', 'cql': 'CQL', 'iql': 'IQL', 'ppo': 'PPO', 'sac': 'SAC', 'dqn': 'DQN',
+               'expert': 'Expert', 'behaviour': 'Behaviour mix', 'noop': 'Do nothing'}   # the last three: reference rows
 TASK_NAMES = {'four_lane': 'Four Lane', 'left_turn': 'Left Turn', 'right_turn': 'Right Turn', 'navigation': 'Navigation',
               'roundabout': 'Roundabout', 'lane_merge': 'Lane Merge', 'overtake': 'Overtake'}
 PAPER_COLUMNS = {'return': 'return', 'cost': 'cost', 'avg_speed': 'avg_speed_mps', 'waypoints_completed': 'waypoints_completed',
@@ -42,12 +44,13 @@ def paper_table() -> pd.DataFrame:
 
 # %% ../nbs/08_reproduce.ipynb #c008
 def cell_config(profile: str = 'smoke', task: str = 'four_lane', method: str = 'vlsafe', seed: int = 0,
-                scorer: str = 'clip', episodes: int = -1, overrides: dict | str | None = None) -> Config:
-    """The config of one table cell: the profile, the cell's keys, then any extra overrides. An online baseline
-    trains and acts in its own action mode (`ONLINE_ACTION_MODE`: SAC continuous, PPO and DQN discrete); every other
-    method in the profile's."""
-    if method not in METHODS:
-        raise ConfigError(f"unknown method '{method}'; choose one of {list(METHODS)}")
+                scorer: str = 'clip', episodes: int = -1, overrides: dict | str | None = None,
+                yaml_path: str | os.PathLike | None = None) -> Config:
+    """The config of one table cell: the profile, a YAML file's values, the cell's keys, then any extra overrides.
+    An online baseline trains and acts in its own action mode (`ONLINE_ACTION_MODE`: SAC continuous, PPO and DQN
+    discrete); every other method in the profile's. The reference rows (`REFERENCE_METHODS`) are cells too."""
+    if method not in METHODS + REFERENCE_METHODS:
+        raise ConfigError(f"unknown method '{method}'; choose one of {list(METHODS + REFERENCE_METHODS)}")
     if isinstance(overrides, str):
         import yaml
         overrides = yaml.safe_load(overrides)
@@ -55,7 +58,7 @@ def cell_config(profile: str = 'smoke', task: str = 'four_lane', method: str = '
     if method in WM_METHODS: cell['agent.objective'] = method
     if method in ONLINE_BASELINES: cell['env.action_mode'] = ONLINE_ACTION_MODE[method]
     if episodes and episodes > 0: cell['eval.episodes'] = int(episodes)
-    return get_config(profile, {**(overrides or {}), **cell})   # the cell's own keys win over extra overrides
+    return get_config(profile, {**(overrides or {}), **cell}, yaml_path=yaml_path)   # the cell's keys win over extra ones
 
 def run_dir(results: str | os.PathLike, experiment: str, cfg: Config, method: str, variant: str = '') -> Path:
     name = method + (f'@{variant}' if variant else '')
@@ -109,6 +112,9 @@ def run_cell(cfg: Config, method: str, out_dir: str | os.PathLike, store: Store 
         if not same:
             print(f'{mfile}: same config, but made by other stage code ({old.get("code_versions", "versions not recorded")}) '
                   f'or another label source ({old.get("label_source", (old.get("scorer") or {}).get("kind"))}); running it again')
+    if method in REFERENCE_METHODS:
+        from vlsafe.evaluate import run_reference
+        return run_reference(cfg, method, out, force=True, progress=progress)   # a stale or absent result: (re)run
     t0 = time.time()
     if method in BASELINES:
         from vlsafe.baselines import load_baseline_policy
@@ -180,10 +186,13 @@ def cell_done(cell: dict, results='results', rebuild_missing: bool = False) -> b
     return not rebuild_missing or artifacts_present(old, Store(cfg.run.home or None))
 
 def run_notebook(cell: dict, results='results', nb_dir: Path | None = None, kernel: str = 'python3') -> Path:
-    "Execute the cell's experiment notebook with papermill; the executed copy lands beside its results."
+    """Execute the cell's experiment notebook with papermill; the executed copy lands beside its results (as
+    `<name>.failed.ipynb` when a cell of it raised, to read the error in place). The kernel inherits the store root,
+    made absolute here, since it starts in the notebook's own folder."""
     import papermill as pm
     src = Path(nb_dir or experiments_dir()) / f"{SWEEPS[cell['experiment']]['notebook']}.ipynb"
     if not src.exists(): raise FileNotFoundError(f'experiment notebook {src} is missing; run from a checkout of vlsafe')
+    pin_home(_cell_cfg(cell).run.home or None)
     out = cell_out_dir(cell, results); out.mkdir(parents=True, exist_ok=True)
     params = {k: v for k, v in cell.items() if k != 'experiment'} | {'experiment': cell['experiment'],
                                                                      'results': str(Path(results).resolve())}
@@ -192,35 +201,76 @@ def run_notebook(cell: dict, results='results', nb_dir: Path | None = None, kern
         pm.execute_notebook(str(src), str(tmp), parameters=params, kernel_name=kernel, progress_bar=False,
                             cwd=str(src.parent), log_output=False)
         os.replace(tmp, dst)
+    except BaseException as e:
+        if tmp.exists():
+            failed = out / f'{src.stem}.failed.ipynb'; os.replace(tmp, failed); e.notebook = str(failed)
+        raise
     finally:
         tmp.unlink(missing_ok=True)
+    (out / f'{src.stem}.failed.ipynb').unlink(missing_ok=True)   # an earlier failure of this cell, now mended
     return dst
+
+def cell_name(cell: dict) -> str:
+    return (f"{cell['experiment']}/{cell['profile']}/{cell['task']}/{cell['method']}"
+            + (f"@{cell['variant']}" if cell.get('variant') else '') + f"/seed{cell['seed']}")
+
+def cell_failure(cell: dict, e: BaseException) -> dict:
+    "What a failed cell leaves for the summary: its name, the error's last line, the executed notebook."
+    e = getattr(e, 'cause', None) or e   # a Ray task error wraps the cell's own
+    name, text = (e.ename, e.evalue) if hasattr(e, 'ename') else (type(e).__name__, str(e))   # papermill: the kernel's
+    lines = [l.strip() for l in str(text).splitlines() if l.strip()]
+    return dict(cell=cell_name(cell), error=f'{name}: {lines[-1]}' if lines else name, notebook=getattr(e, 'notebook', ''))
+
+class SweepError(RuntimeError):
+    "Some cells of a sweep failed; the others ran and were aggregated. `failures`: one dict per failed cell."
+    def __init__(self, failures: list[dict], table=None):
+        self.failures, self.table = failures, table
+        super().__init__(f'{len(failures)} cell(s) failed:\n' + '\n'.join(
+            f"  {f['cell']}: {f['error']}" + (f"\n    executed notebook: {f['notebook']}" if f['notebook'] else '')
+            for f in failures))
 
 def reproduce(experiment: str = 'table1', profile: str = 'small', tasks=None, methods=None, seeds=None,
               scorer: str = 'clip', results='results', figures='figures', backend: str = 'local',
               papermill: bool = True, progress: bool = True, rebuild_missing: bool = False,
-              overrides: dict | None = None) -> pd.DataFrame:
+              overrides: dict | None = None, fail_fast: bool = False) -> pd.DataFrame:
     """Run every missing cell of `experiment`, then aggregate. Returns the aggregated table. With `rebuild_missing`,
     a cell whose results exist but whose artifacts are not in this machine's store runs again (same config, so
-    the same numbers up to the determinism of the stages)."""
+    the same numbers up to the determinism of the stages). A failing cell does not stop the sweep: the others run,
+    the finished ones are aggregated, and a `SweepError` then lists each failure (`fail_fast`: stop at the first)."""
     from tqdm.auto import tqdm
-    cells = [dict(c, rebuild_missing=rebuild_missing) for c in plan(experiment, profile, tasks, methods, seeds, scorer,
-                                                                     overrides)]
+    ov = dict(overrides or {})
+    home = pin_home(ov.get('run.home') or None)   # one absolute store for this process, its kernels and workers
+    if ov.get('run.home'): ov['run.home'] = str(home)
+    cells = [dict(c, rebuild_missing=rebuild_missing) for c in plan(experiment, profile, tasks, methods, seeds, scorer, ov)]
     todo = [c for c in cells if not cell_done(c, results, rebuild_missing)]
     print(f'{experiment} @ {profile}: {len(cells)} cells, {len(cells) - len(todo)} done, {len(todo)} to run')
     def one(c):
         if papermill: return run_notebook(c, results)
         return run_cell(_cell_cfg(c), c['method'], cell_out_dir(c, results), progress=progress, rebuild_missing=rebuild_missing)
+    failures = []
+    def failed(c, e):
+        if fail_fast: raise e
+        failures.append(cell_failure(c, e)); print(f"cell failed: {failures[-1]['cell']}: {failures[-1]['error']}", flush=True)
     if backend == 'ray':
         try: import ray
         except ImportError: raise ImportError("backend='ray' needs Ray: pip install -e '.[ray]'") from None
         ray.init(address=os.environ.get('RAY_ADDRESS'), ignore_reinit_error=True)
-        remote = ray.remote(num_cpus=int(os.environ.get('VLSAFE_RAY_CPUS', 2)))(one)
-        ray.get([remote.remote(c) for c in todo])
+        remote = ray.remote(num_cpus=int(os.environ.get('VLSAFE_RAY_CPUS', 2)),
+                            runtime_env={'env_vars': {'VLSAFE_HOME': str(home)}})(one)
+        refs = {remote.remote(c): c for c in todo}
+        for ref, c in refs.items():
+            try: ray.get(ref)
+            except Exception as e: failed(c, e)
     elif backend == 'local':
-        for c in tqdm(todo, desc=experiment, unit='cell', disable=not progress): one(c)
+        for c in tqdm(todo, desc=experiment, unit='cell', disable=not progress):
+            try: one(c)
+            except Exception as e: failed(c, e)
     else: raise ConfigError(f"unknown backend '{backend}'; use 'local' or 'ray'")
-    return aggregate(experiment, profile, results, figures)
+    if not failures: return aggregate(experiment, profile, results, figures, cells=cells)
+    try: table = aggregate(experiment, profile, results, figures, cells=cells)
+    except FileNotFoundError: table = None   # no cell has finished yet
+    raise SweepError(failures, table)
+
 
 # %% ../nbs/08_reproduce.ipynb #c017
 def collect_runs(experiment: str, profile: str, results='results') -> list[dict]:
@@ -230,54 +280,177 @@ def collect_runs(experiment: str, profile: str, results='results') -> list[dict]
         r = json.loads(p.read_text()); r['_dir'] = str(p.parent); runs.append(r)
     return runs
 
-def _pool(runs: list[dict]) -> pd.DataFrame:
-    "Pool per-episode rows over seeds, so mean ± SEM are over seeds × episodes."
-    from vlsafe.evaluate import summarize
-    rows = []
+class PoolingError(ValueError):
+    "Runs filed under one table row whose configs differ in more than the seed."
+
+SEED_KEYS = ('wm.seed', 'agent.seed', 'baseline.seed')
+
+def _flat(d: dict, prefix: str = '') -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and k != 'policy_mix': out.update(_flat(v, f'{prefix}{k}.'))
+        else: out[prefix + k] = v
+    return out
+
+def pool_differences(a: dict, b: dict) -> list[str]:
+    """What, besides the seed, differs between runs `a` and `b` (metrics.json dicts of one method) in a way that
+    changes the result: config keys (judged by `result_hash` itself, so a key this method never reads does not
+    count), the labels' scorer, the stages' code versions."""
+    from vlsafe.config import from_dict, _nest
+    fa, fb = _flat(a['config']), _flat(b['config'])
+    keys = sorted(k for k in fa.keys() | fb.keys() if k not in SEED_KEYS and fa.get(k) != fb.get(k))
+    try:
+        h = lambda flat: result_hash(from_dict(Config, _nest(flat)), a['method'], 'fixed')
+        base = h(fa)
+        keys = [k for k in keys if k not in fa or k not in fb or h({**fa, k: fb[k]}) != base]
+    except Exception: pass   # a config this code cannot read: every differing key counts
+    if json.dumps(a.get('scorer'), sort_keys=True) != json.dumps(b.get('scorer'), sort_keys=True):
+        keys.append('scorer (label source)')
+    if a.get('code_versions') != b.get('code_versions'):
+        keys.append(f"code versions ({a.get('code_versions')} vs {b.get('code_versions')})")
+    return keys
+
+def _seed(r: dict) -> int: return int(Path(r['_dir']).name.removeprefix('seed'))
+
+def _episodes(r: dict) -> pd.DataFrame: return pd.read_csv(Path(r['_dir']) / 'episodes.csv')
+
+def _groups(runs: list[dict]) -> dict[tuple, list]:
+    "Runs by table row (task, results folder name = method[@variant]), in seed order; refuses to pool unlike runs."
     groups: dict[tuple, list] = {}
-    for r in runs:
-        name = Path(r['_dir']).parent.name
-        groups.setdefault((r['task'], name), []).append(r)
-    for (task, name), rs in sorted(groups.items()):
-        eps = pd.concat([pd.read_csv(Path(r['_dir']) / 'episodes.csv') for r in rs], ignore_index=True)
-        s = summarize(eps)
-        # baselines read no labels: their scorer column says so instead of naming one
-        scorers = sorted({'none (no labels)' if not r.get('scorer') else r['scorer'].get('kind', '?')
-                          + (':' + r['scorer']['model'] if r['scorer'].get('model') else '') for r in rs})
-        row = dict(task=task, method=name, seeds=len(rs), episodes=len(eps), scorer=', '.join(scorers))
-        for m, v in s.items(): row[m] = v['mean']; row[m + '_sem'] = v['sem']
-        rows.append(row)
+    for r in runs: groups.setdefault((r['task'], Path(r['_dir']).parent.name), []).append(r)
+    for key, rs in groups.items():
+        rs.sort(key=_seed)
+        for r in rs[1:]:
+            diff = pool_differences(rs[0], r)
+            if diff:
+                raise PoolingError(f"{Path(r['_dir']).parent}: seed{_seed(rs[0])} and seed{_seed(r)} differ in "
+                                   f"{', '.join(diff)}, not only in the seed, so they cannot be pooled into one row. "
+                                   f"Rerun the odd one with the others' config, or move it to a variant folder "
+                                   f"(<method>@<name>)")
+    return groups
+
+def _row(task: str, name: str, rs: list[dict]) -> dict:
+    """One table row: each seed's mean over its evaluation scenarios, then mean ± SEM over those per-seed means
+    (seeds are the independent replicates; a seed's scenarios are shared by every method and seed). The per-seed
+    means stay in the row as JSON, `<metric>_per_seed`."""
+    from vlsafe.evaluate import summarize, METRICS
+    seeds = [_seed(r) for r in rs]
+    eps = [_episodes(r) for r in rs]
+    per = [summarize(e) for e in eps]
+    scorers = sorted({'none (no labels)' if not r.get('scorer') else r['scorer'].get('kind', '?')
+                      + (':' + r['scorer']['model'] if r['scorer'].get('model') else '') for r in rs})
+    row = dict(task=task, method=name, seeds=len(rs), seed_ids=','.join(map(str, seeds)),
+               episodes=int(sum(len(e) for e in eps)), scorer=', '.join(scorers), status='done')
+    for m in METRICS:
+        v = np.array([p[m]['mean'] for p in per], float); f = v[~np.isnan(v)]
+        row[m] = float(f.mean()) if len(f) else float('nan')
+        row[m + '_sem'] = float(f.std(ddof=1) / math.sqrt(len(f))) if len(f) > 1 else float('nan')
+        row[m + '_per_seed'] = json.dumps({str(s): (None if math.isnan(x) else round(float(x), 6)) for s, x in zip(seeds, v)})
+    return row
+
+def _pool(runs: list[dict], cells: list[dict] | None = None) -> pd.DataFrame:
+    """One row per (task, method[@variant]): mean ± SEM over training seeds. With the planned `cells`, a row that
+    has no finished run yet is kept and marked `not run`, one with some of its seeds `k/n seeds`."""
+    groups = _groups(runs)
+    rows = [_row(task, name, rs) for (task, name), rs in groups.items()]
+    want: dict[tuple, set] = {}
+    for c in cells or []:
+        want.setdefault((c['task'], c['method'] + (f"@{c['variant']}" if c.get('variant') else '')), set()).add(int(c['seed']))
+    by_key = {(r['task'], r['method']): r for r in rows}
+    for key, seeds in want.items():
+        if key not in by_key:
+            rows.append(dict(task=key[0], method=key[1], seeds=0, seed_ids='', episodes=0, scorer='', status='not run'))
+        else:
+            have = {int(s) for s in by_key[key]['seed_ids'].split(',')}
+            if not seeds <= have: by_key[key]['status'] = f'{len(seeds & have)}/{len(seeds)} seeds'
     return pd.DataFrame(rows)
+
+PAIRED_METRICS = {'collision_rate': 'collided', 'cost': 'cost', 'return': 'return'}
+
+def paired_bootstrap(d, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    "Mean of the paired differences `d` and its 95% percentile-bootstrap CI (resampling the pairs)."
+    d = np.asarray(d, float); rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, len(d), (n_boot, len(d)))].mean(1)
+    return float(d.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+def paired_differences(groups: dict[tuple, list], base: str = 'vlsafe', n_boot: int = 2000) -> pd.DataFrame:
+    """`base` minus every other row of its task on collision rate, cost and return, paired by scenario.
+
+    Each scenario (evaluation seed) is met by every method and training seed, so the unit both sides share is the
+    scenario: a method's value on a scenario is its mean over training seeds there, the difference is taken per
+    scenario, and the bootstrap resamples scenarios (2000 resamples, percentile interval). The interval thus
+    describes how the gap varies over traffic situations for these trained seeds; the spread between training
+    seeds is the table's SEM (three seeds are too few to resample)."""
+    out = []
+    for (task, name), rs in groups.items():
+        if name != base: continue
+        a = pd.concat([_episodes(r) for r in rs]).groupby('seed')[list(PAIRED_METRICS.values())].mean()
+        for (t2, other), rs2 in groups.items():
+            if t2 != task or other == base: continue
+            b = pd.concat([_episodes(r) for r in rs2]).groupby('seed')[list(PAIRED_METRICS.values())].mean()
+            common = a.index.intersection(b.index)
+            if len(common) < 2: continue
+            for m, col in PAIRED_METRICS.items():
+                diff, lo, hi = paired_bootstrap(a.loc[common, col].to_numpy() - b.loc[common, col].to_numpy(), n_boot)
+                out.append(dict(task=task, method=other, comparison=f'{base} − {other}', metric=m, diff=diff,
+                                ci_low=lo, ci_high=hi, scenarios=len(common), seeds_base=len(rs), seeds_other=len(rs2)))
+    return pd.DataFrame(out, columns=['task', 'method', 'comparison', 'metric', 'diff', 'ci_low', 'ci_high', 'scenarios',
+                                      'seeds_base', 'seeds_other'])
+
+PAIRED_NOTE = ('paired by scenario (evaluation seed; each scenario averaged over training seeds first); 95% percentile '
+               'bootstrap CI over scenarios, 2000 resamples')
 
 def _fmt(m, s):
     if m is None or (isinstance(m, float) and math.isnan(m)): return 'n/a'
     return f'{m:.2f}' if s is None or (isinstance(s, float) and math.isnan(s)) else f'{m:.2f} ± {s:.2f}'
 
-def to_markdown(table: pd.DataFrame, caption: str) -> str:
-    "Our numbers (mean ± SEM) with the paper's beside them in brackets."
+def _cells(r, m) -> str:
+    if r.get('status') == 'not run': return '—'
+    c = _fmt(r[m], r[m + '_sem'])
+    p = r.get('paper_' + m)
+    if p is not None and not (isinstance(p, float) and math.isnan(p)): c += f' [{p:g}]'
+    return c
+
+def _seeds(r) -> str:
+    return 'not yet run' if r.get('status') == 'not run' else (r['status'] if r.get('status') != 'done' else str(r['seeds']))
+
+def _ci(d: pd.DataFrame, task, method, metric) -> str:
+    x = d[(d['task'] == task) & (d['method'] == method) & (d['metric'] == metric)]
+    if x.empty: return 'n/a'
+    x = x.iloc[0]
+    return f"{x['diff']:+.2f} [{x['ci_low']:+.2f}, {x['ci_high']:+.2f}]"
+
+def to_markdown(table: pd.DataFrame, caption: str, paired: pd.DataFrame | None = None) -> str:
+    "Our numbers (mean ± SEM) with the paper's beside them in brackets; under it, the paired CIs of VL-SAFE's gaps."
     from vlsafe.evaluate import METRICS, LABELS
-    head = '| task | method | ' + ' | '.join(LABELS[m] for m in METRICS) + ' |'
-    lines = [f'**{caption}**', '', head, '|' + '---|' * (len(METRICS) + 2)]
+    head = '| task | method | seeds | ' + ' | '.join(LABELS[m] for m in METRICS) + ' |'
+    lines = [f'**{caption}**', '', head, '|' + '---|' * (len(METRICS) + 3)]
     for _, r in table.iterrows():
-        cells = []
-        for m in METRICS:
-            c = _fmt(r[m], r[m + '_sem'])
-            p = r.get('paper_' + m)
-            if p is not None and not (isinstance(p, float) and math.isnan(p)): c += f' [{p:g}]'
-            cells.append(c)
-        lines.append(f"| {TASK_NAMES.get(r['task'], r['task'])} | {r['method']} | " + ' | '.join(cells) + ' |')
+        lines.append(f"| {TASK_NAMES.get(r['task'], r['task'])} | {r['method']} | {_seeds(r)} | "
+                     + ' | '.join(_cells(r, m) for m in METRICS) + ' |')
+    if paired is not None and len(paired):
+        lines += ['', f'VL-SAFE minus each method: mean difference [95% CI], {PAIRED_NOTE}.', '',
+                  '| task | VL-SAFE − method | Δ collision rate | Δ cost | Δ return | scenarios |', '|---|---|---|---|---|---|']
+        for (task, method), x in paired.groupby(['task', 'method'], sort=False):
+            lines.append(f"| {TASK_NAMES.get(task, task)} | {method} | " + ' | '.join(_ci(paired, task, method, m) for m in PAIRED_METRICS)
+                         + f" | {int(x['scenarios'].iloc[0])} |")
     return '\n'.join(lines) + '\n'
 
 def _tex(s: str) -> str:
     "Plain text -> LaTeX text (the characters our names and captions use)."
     for a, b in (('\\', r'\textbackslash{}'), ('&', r'\&'), ('%', r'\%'), ('_', r'\_'), ('#', r'\#'), ('±', r'$\pm$'),
-                 ('↑', r'$\uparrow$'), ('↓', r'$\downarrow$'), ('×', r'$\times$'), ('[', '{[}'), (']', '{]}')):
+                 ('↑', r'$\uparrow$'), ('↓', r'$\downarrow$'), ('×', r'$\times$'), ('−', '$-$'), ('Δ', r'$\Delta$'),
+                 ('—', '---'), ('[', '{[}'), (']', '{]}')):
         s = s.replace(a, b)
     return s
 
-def to_latex(table: pd.DataFrame, caption: str, label: str = 'tab:results') -> str:
+def _name(method: str) -> str:
+    base = method.split('@')[0]
+    return PAPER_NAMES.get(base, base) + (method[len(base):] if '@' in method else '')
+
+def to_latex(table: pd.DataFrame, caption: str, label: str = 'tab:results', paired: pd.DataFrame | None = None) -> str:
     """The same table for a paper: booktabs, one row per (task, method), our mean ± SEM with the paper's value in
-    brackets, task names once per block."""
+    brackets, task names once per block; the paired CIs in a second table under it."""
     from vlsafe.evaluate import METRICS, LABELS
     lines = [r'\begin{table*}[t]', r'\centering', r'\scriptsize', r'\setlength{\tabcolsep}{3pt}',
              r'\begin{tabular}{ll' + 'c' * len(METRICS) + '}', r'\toprule',
@@ -286,18 +459,21 @@ def to_latex(table: pd.DataFrame, caption: str, label: str = 'tab:results') -> s
     for _, r in table.iterrows():
         if last is not None and r['task'] != last: lines.append(r'\midrule')
         task = _tex(TASK_NAMES.get(r['task'], r['task'])) if r['task'] != last else ''
-        base = r['method'].split('@')[0]
-        name = PAPER_NAMES.get(base, base) + (r['method'][len(base):] if '@' in r['method'] else '')
-        cells = []
-        for m in METRICS:
-            c = _fmt(r[m], r[m + '_sem'])
-            p = r.get('paper_' + m)
-            if p is not None and not (isinstance(p, float) and math.isnan(p)): c += f' [{p:g}]'
-            cells.append(_tex(c))
-        lines.append(f'{task} & {_tex(name)} & ' + ' & '.join(cells) + r' \\')
+        cells = ([r'\multicolumn{' + str(len(METRICS)) + r'}{c}{not yet run}'] if r.get('status') == 'not run'
+                 else [_tex(_cells(r, m)) for m in METRICS])
+        lines.append(f"{task} & {_tex(_name(r['method']))}{'' if r.get('status') in ('done', 'not run') else ' (' + _tex(r['status']) + ')'} & "
+                     + ' & '.join(cells) + r' \\')
         last = r['task']
     lines += [r'\bottomrule', r'\end{tabular}', r'\caption{' + _tex(caption) + '}', r'\label{' + label + '}',
               r'\end{table*}']
+    if paired is not None and len(paired):
+        lines += [r'\begin{table}[t]', r'\centering', r'\scriptsize', r'\begin{tabular}{llccc}', r'\toprule',
+                  r'Task & VL-SAFE $-$ & $\Delta$ CR & $\Delta$ Cost & $\Delta$ Return \\', r'\midrule']
+        for (task, method), _ in paired.groupby(['task', 'method'], sort=False):
+            lines.append(f"{_tex(TASK_NAMES.get(task, task))} & {_tex(_name(method))} & "
+                         + ' & '.join(_tex(_ci(paired, task, method, m)) for m in PAIRED_METRICS) + r' \\')
+        lines += [r'\bottomrule', r'\end{tabular}', r'\caption{' + _tex(f'VL-SAFE minus each method: mean difference '
+                  f'[95% CI], {PAIRED_NOTE}.') + '}', r'\label{' + label + '-paired}', r'\end{table}']
     return '\n'.join(lines) + '\n'
 
 def plot_return_cost(table: pd.DataFrame, path, title: str):
@@ -370,30 +546,47 @@ def plot_scaling(table: pd.DataFrame, path, title: str):
     plt.close(fig)
     return path
 
-def aggregate(experiment: str, profile: str, results='results', figures='figures') -> pd.DataFrame:
-    "Pool all runs of `experiment` at `profile` into results/tables/<experiment>_<profile>.{csv,md} and a figure."
+def aggregate(experiment: str, profile: str, results='results', figures='figures', cells: list[dict] | None = None) -> pd.DataFrame:
+    """Pool all runs of `experiment` at `profile` into results/tables/<experiment>_<profile>.{csv,md,tex}, the paired
+    CIs of VL-SAFE's differences into `<name>_paired.csv` (and under the md/tex tables), and a figure. Rows the plan
+    (`cells`; by default the experiment's plan for the tasks that have runs) has not run yet are marked. The reference
+    rows (expert, behaviour mix, do-nothing) close each task's block."""
     runs = collect_runs(experiment, profile, results)
     if not runs: raise FileNotFoundError(f'no runs under {Path(results) / experiment / profile}; run `vlsafe reproduce` first')
-    table = _pool(runs)
-    # rows in the paper's order: tasks as in TASKS, methods as Table I lists them, ablations and variants after
+    if cells is None and experiment in SWEEPS:
+        cells = plan(experiment, profile, tasks=sorted({r['task'] for r in runs}, key=TASKS.index))
+    groups = _groups(runs)
+    table = _pool(runs, cells)
+    # rows in the paper's order: tasks as in TASKS, methods as Table I lists them, ablations and variants after,
+    # the reference rows last
     order = ('ppo', 'sac', 'dqn', 'bc', 'cql', 'iql', 'dreamerv3', 'fosp', 'vlsafe', 'vlsafe_nc')
-    rank = lambda m: (order.index(m.split('@')[0]) if m.split('@')[0] in order else len(order), m)
+    planned = {n: i for i, n in enumerate(dict.fromkeys(c['method'] + (f"@{c['variant']}" if c.get('variant') else '')
+                                                        for c in cells or []))}   # variants in the sweep's order
+    def rank(m):
+        b = m.split('@')[0]
+        if b in REFERENCE_METHODS: return (2, REFERENCE_METHODS.index(b), 0, m)
+        return (0, order.index(b), planned.get(m, len(planned)), m) if b in order else (1, 0, planned.get(m, len(planned)), m)
     table = table.iloc[sorted(range(len(table)), key=lambda i: (TASKS.index(table['task'].iloc[i])
                                                                  if table['task'].iloc[i] in TASKS else 99,
                                                                  rank(table['method'].iloc[i])))].reset_index(drop=True)
     pt = paper_table()
     for m, col in PAPER_COLUMNS.items():
         table['paper_' + m] = [pt[col].get((t, meth.split('@')[0]), float('nan')) for t, meth in zip(table['task'], table['method'])]
+    paired = paired_differences(groups)
     name = f'{experiment}_{profile}'
-    scorers = ', '.join(sorted(set(table['scorer']) - {'none (no labels)'})) or 'none'
-    if 'none (no labels)' in set(table['scorer']): scorers += ' (world-model agents; the baselines read no labels)'
-    caption = (f'{experiment}, profile {profile}: mean ± SEM over seeds × episodes; safety labels by {scorers}; '
+    done = table[table['status'] != 'not run']
+    scorers = ', '.join(sorted(set(done['scorer']) - {'none (no labels)'})) or 'none'
+    if 'none (no labels)' in set(done['scorer']): scorers += ' (world-model agents; the baselines read no labels)'
+    caption = (f'{experiment}, profile {profile}: mean ± SEM over training seeds (each seed: its mean over the '
+               f'evaluation scenarios, the same scenarios for every method); safety labels by {scorers}; '
                f"[paper's Table I value]. Episodes of at most {max(r['config']['env']['max_steps'] for r in runs)} steps "
                f"(paper: 500) on highway-env (paper: CARLA): compare trends, not digits.")
     tdir = Path(results) / 'tables'; tdir.mkdir(parents=True, exist_ok=True)
     with atomic_path(tdir / f'{name}.csv') as tmp: table.to_csv(tmp, index=False)
-    atomic_write_text(tdir / f'{name}.md', to_markdown(table, caption))
-    atomic_write_text(tdir / f'{name}.tex', to_latex(table, caption, label=f'tab:{name}'))
-    plot_return_cost(table, Path(figures) / f'{name}_return_cost.png', caption)
-    plot_scaling(table, Path(figures) / f'{name}_scaling.png', caption)      # only where rows are CLIP variants
+    with atomic_path(tdir / f'{name}_paired.csv') as tmp: paired.to_csv(tmp, index=False)
+    atomic_write_text(tdir / f'{name}.md', to_markdown(table, caption, paired))
+    atomic_write_text(tdir / f'{name}.tex', to_latex(table, caption, label=f'tab:{name}', paired=paired))
+    plot_return_cost(done, Path(figures) / f'{name}_return_cost.png', caption)
+    plot_scaling(done, Path(figures) / f'{name}_scaling.png', caption)      # only where rows are CLIP variants
     return table
+

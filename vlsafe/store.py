@@ -186,15 +186,34 @@ class Store:
     def build(self, kind: str, config, inputs: dict[str, str] | None, fn: Callable[[Path], dict | None],
               force: bool = False) -> str:
         """Skip-existing build: return the id at once if the artifact exists, else call `fn(work_dir)` (which may
-        find earlier partial work there and resume), then commit. `fn` may return extra manifest fields."""
+        find earlier partial work there and resume), then commit. `fn` may return extra manifest fields.
+        One builder per artifact: the build holds the artifact's lock, and a process that finds it taken waits, then
+        reuses what the holder committed (a holder killed mid-build frees the lock; the waiter resumes its work)."""
         id = self.make_id(kind, config, inputs)
-        if self.exists(kind, id):
-            if not force: return id
-            self.remove(kind, id)
-        work = self.begin(kind, id); t0 = time.time()
-        extra = fn(work)
-        self.commit(kind, id, config, inputs, wall_time=time.time() - t0, extra=extra or None)
+        if self.exists(kind, id) and not force: return id
+        with self.lock(kind, id) as waited:
+            if self.exists(kind, id):
+                if not force or waited: return id   # committed while we waited: the same config, so reuse it
+                self.remove(kind, id)
+            work = self.begin(kind, id); t0 = time.time()
+            extra = fn(work)
+            self.commit(kind, id, config, inputs, wall_time=time.time() - t0, extra=extra or None)
         return id
+
+    @contextlib.contextmanager
+    def lock(self, kind: str, id: str, poll: float = 1.0) -> Iterator[bool]:
+        """Hold the build lock of `kind`/`id` (an OS file lock: released when its process ends, even by SIGKILL).
+        Yields whether another process held it first, after saying once on stderr that this one waits."""
+        from filelock import FileLock, Timeout
+        p = self.root / kind / '.locks' / f'{id}.lock'; p.parent.mkdir(parents=True, exist_ok=True)
+        lk, waited = FileLock(str(p)), False
+        try: lk.acquire(timeout=0)
+        except Timeout:
+            waited = True
+            print(f'{kind} {id}: another process is building it; waiting to reuse its result ({p})', file=sys.stderr, flush=True)
+            lk.acquire(poll_interval=poll)
+        try: yield waited
+        finally: lk.release()
 
     def list(self, kind: str | None = None) -> list[dict]:
         "Manifests of complete artifacts (optionally of one kind), newest first."

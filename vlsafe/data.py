@@ -164,6 +164,7 @@ def _summary(e: dict) -> dict:
                 ret=float(np.sum(e['rewards'], dtype=np.float64)), cost=float(np.sum(e['costs'], dtype=np.float64)),
                 collision=anyof('collision'), out_of_lane=anyof('out_of_lane'), arrived=anyof('arrived'),
                 out_of_lane_steps=int(np.sum(inf['out_of_lane'][1:])) if 'out_of_lane' in inf else None,
+                cost_steps=int(np.sum(np.asarray(e['costs']) > 0)),
                 terminated=e['terminated'], truncated=e['truncated'])
 
 def write_chunk(path: Path, episodes: list[dict], observation_space, action_space):
@@ -347,10 +348,11 @@ def _dist(x) -> dict:
 def _rates(rows: list[dict]) -> dict:
     rate = lambda k: float(np.mean([bool(r[k]) for r in rows])) if rows and rows[0].get(k) is not None else None
     steps = sum(r['steps'] for r in rows)
-    ols = (sum(r['out_of_lane_steps'] for r in rows) / steps) if rows and rows[0].get('out_of_lane_steps') is not None else None
+    share = lambda k: (sum(r[k] for r in rows) / max(steps, 1)) if rows and rows[0].get(k) is not None else None
     return dict(episodes=len(rows), steps=steps, mean_length=steps / max(len(rows), 1),
                 ret=_dist([r['ret'] for r in rows]), cost=_dist([r['cost'] for r in rows]),
-                collision_rate=rate('collision'), out_of_lane_rate=rate('out_of_lane'), out_of_lane_step_rate=ols,
+                collision_rate=rate('collision'), out_of_lane_rate=rate('out_of_lane'),
+                out_of_lane_step_rate=share('out_of_lane_steps'), cost_step_rate=share('cost_steps'),
                 arrive_rate=rate('arrived'), terminated_rate=rate('terminated'))
 
 def make_card(index: list[dict], dataset_id: str, env: EnvConfig) -> dict:
@@ -392,11 +394,13 @@ def format_card(card: dict) -> str:
     f = lambda v, p='.2f': '-' if v is None else format(v, p)
     lines = [f"dataset {card['dataset_id']}  task {card['task']}  {card['image_size']}px  {card['action_mode']} actions",
              f"{card['episodes']} episodes, {card['steps']} steps (mean length {card['mean_length']:.1f})",
-             f"{'policy':<12}{'share':>7}{'eps':>5}{'return mean±std':>20}{'cost mean±std':>17}{'collide':>9}{'off-lane':>9}{'arrive':>8}"]
+             f"{'policy':<12}{'share':>7}{'eps':>5}{'return mean±std':>20}{'cost mean±std':>17}{'collide':>9}{'off-lane':>9}"
+             f"{'cost>0':>8}{'arrive':>8}"]
     for n, s in list(card['policies'].items()) + [('all', dict(card, share=1.0))]:
         lines.append(f"{n:<12}{s['share']:>7.2f}{s['episodes']:>5}{f(s['ret']['mean'], '.1f') + ' ± ' + f(s['ret']['std'], '.1f'):>20}"
                      f"{f(s['cost']['mean'], '.2f') + ' ± ' + f(s['cost']['std'], '.2f'):>17}"
-                     f"{f(s['collision_rate']):>9}{f(s['out_of_lane_rate']):>9}{f(s['arrive_rate']):>8}")
+                     f"{f(s['collision_rate']):>9}{f(s['out_of_lane_rate']):>9}{f(s.get('cost_step_rate'), '.3f'):>8}"
+                     f"{f(s['arrive_rate']):>8}")
     return '\n'.join(lines)
 
 # %% ../nbs/02_data.ipynb #c024

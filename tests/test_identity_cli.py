@@ -99,3 +99,10 @@ def test_kernels_use_one_absolute_store(tmp_path, monkeypatch):
     run_notebook(cell, tmp_path / 'results', nb_dir=nbdir)
     seen = json.loads((tmp_path / 'seen.json').read_text())
     assert seen['root'] == str(start / 'rel_store') and seen['cwd'] == str(nbdir)
+
+
+def test_clip_presets_defined_once():
+    import vlsafe.label, vlsafe.reproduce
+    assert vlsafe.reproduce.CLIP_PRESETS is vlsafe.label.CLIP_PRESETS
+    src = (ROOT / 'nbs' / '08_reproduce.ipynb').read_text()
+    assert 'CLIP_PRESETS = ' not in src

@@ -50,3 +50,21 @@ def test_nbdev_clean_keeps_parameters_tag(tmp_path):
     assert cells[0]['metadata'] == {'tags': ['parameters']}
     assert cells[0]['outputs'] == [] and cells[0]['execution_count'] is None
     assert cells[0]['source'] == 'task = "four_lane"' or ''.join(cells[0]['source']) == 'task = "four_lane"'
+
+
+def test_readme_has_one_source():
+    """README.md is hand-written: settings.ini names no existing notebook as readme_nb, so nbdev_prepare/nbdev_docs
+    (which check the readme notebook's time stamp first) never overwrite it."""
+    from nbdev.quarto import _doc_mtime_not_older
+    cfg = configparser.ConfigParser(); cfg.read(ROOT / 'settings.ini')
+    nb = ROOT / 'nbs' / cfg['DEFAULT']['readme_nb']
+    assert (ROOT / 'README.md').exists() and not nb.exists()
+    assert _doc_mtime_not_older(ROOT / 'README.md', nb)   # True: "up to date", nothing rendered
+
+
+def test_module_docstrings_are_whole_sentences():
+    "nbdev takes a module's docstring from the first line of its notebook's `>` summary: it must end a sentence."
+    mine = ['reproduce', 'cli', 'config', 'store']
+    for m in mine:
+        first = (ROOT / 'vlsafe' / f'{m}.py').read_text().split('\n', 1)[0]
+        assert first.startswith('"""') and first.rstrip().endswith('."""'), f'vlsafe/{m}.py: {first}'

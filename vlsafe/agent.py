@@ -14,8 +14,8 @@ from torch import nn
 import torch.nn.functional as Fn
 from .config import Config, AgentConfig, OBJECTIVES, ConfigError, stable_hash, to_dict
 from .store import Store, ArtifactError, atomic_path, atomic_write_json, seed_everything
-from .nets import MLP, Bernoulli, OneHotDist, OneHotFeat, TwoHotDist, symlog_bins
-from .world_model import action_spec, train_threads, _sampler_state, _sampler_restore
+from .nets import MLP, Bernoulli, OneHotDist, OneHotFeat, TwoHotDist, autocast_context, resolve_precision, symlog_bins
+from .world_model import Prefetch, action_spec, train_threads, _sampler_state, _sampler_restore
 
 # %% auto #0
 __all__ = ['ADV_NORMS', 'ADV_STD_FLOOR', 'QUANTILES', 'ACTOR_LOSSES', 'REACH_INIT_LOGIT', 'lambda_return', 'ReturnNorm',
@@ -161,7 +161,7 @@ def action_dim(info: dict) -> int: return info['n'] if info['kind'] == 'discrete
 class BoundedNormal:
     "DreamerV3's continuous action distribution on [−1, 1]^d (independent dims)."
     def __init__(self, x: torch.Tensor, minstd: float = 0.1, maxstd: float = 1.0):
-        mean, std = x.chunk(2, -1)
+        mean, std = x.float().chunk(2, -1)         # fp32 under bf16 autocast, like every distribution here
         self.loc = torch.tanh(mean)
         self.std = (maxstd - minstd) * torch.sigmoid(std + 2.0) + minstd
         self.dist = torch.distributions.Normal(self.loc, self.std)
@@ -357,15 +357,23 @@ class Agent(nn.Module):
         self.opt_bc.load_state_dict(d['bc'])
         if self.reach is not None: self.opt_reach.load_state_dict(d['reach'])
 
+    @staticmethod
+    def _backward(loss: torch.Tensor):
+        "Backward passes run outside autocast (PyTorch's advice): each op in the dtype of its forward."
+        with torch.autocast(loss.device.type, enabled=False): loss.backward()
+
     def _step(self, opt, loss, params):
-        opt.zero_grad(set_to_none=True); loss.backward()
+        opt.zero_grad(set_to_none=True); self._backward(loss)
         norm = torch.nn.utils.clip_grad_norm_(params, self.grad_clip).item()
         opt.step()
         return norm
 
-    def update(self, wm, data: dict, post: dict) -> dict[str, float]:
-        """One update on a preprocessed batch `data` and its posterior states `post` (B, T, …), world model frozen.
-        Returns scalar metrics."""
+    def update(self, wm, data: dict, post: dict, precision: str = 'fp32') -> dict[str, float]:
+        """One update on a preprocessed batch `data` and its posterior states `post` (B, T, …), world model frozen;
+        forward passes at `precision` (`vlsafe.nets.autocast_context`). Returns scalar metrics."""
+        with autocast_context(precision, wm.device): return self._update(wm, data, post)
+
+    def _update(self, wm, data: dict, post: dict) -> dict[str, float]:
         cfg, info = self.cfg, self.info
         H, gamma, lam = cfg.horizon, cfg.gamma, cfg.lam
         m: dict[str, float] = {}
@@ -429,7 +437,7 @@ class Agent(nn.Module):
                 if key == 'reward': c_loss_r = c_loss_r + off
                 else: c_loss_c = c_loss_c + off
         self.opt_critic.zero_grad(set_to_none=True); self.opt_bc.zero_grad(set_to_none=True)
-        (c_loss_r + c_loss_c + bc_loss).backward()
+        self._backward(c_loss_r + c_loss_c + bc_loss)
         torch.nn.utils.clip_grad_norm_([*self.critic_r.parameters(), *self.critic_c.parameters()], self.grad_clip)
         torch.nn.utils.clip_grad_norm_(self.bc.parameters(), self.grad_clip)
         self.opt_critic.step(); self.opt_bc.step()
@@ -472,7 +480,7 @@ class Agent(nn.Module):
                                     cfg.ref_discount, 'max')
         d0 = Bernoulli(dist.logits[0].reshape(B, T)[:, :-1])
         loss = loss + (-d0.log_prob(y_off) * ok).sum() / ok.sum().clamp(min=1)
-        self.opt_reach.zero_grad(set_to_none=True); loss.backward()
+        self.opt_reach.zero_grad(set_to_none=True); self._backward(loss)
         torch.nn.utils.clip_grad_norm_(self.reach.parameters(), self.grad_clip)
         self.opt_reach.step()
         ema_update(self.slow_reach, self.reach, cfg.slow_critic_fraction)
@@ -482,19 +490,20 @@ class Agent(nn.Module):
 
 
 # %% ../nbs/05_agent.ipynb #c033
-def prepare(wm, batch: dict) -> tuple[dict, dict]:
-    "Sampler batch (numpy) -> (preprocessed tensors, posterior states (B, T, …)); no gradients."
+def prepare(wm, batch: dict, precision: str = 'fp32') -> tuple[dict, dict]:
+    "Sampler batch (numpy, or tensors) -> (preprocessed tensors, posterior states (B, T, …)); no gradients."
     for k in ('is_last', 'is_terminal'):
         if k not in batch: raise KeyError(f"agent batch lacks '{k}': pass batches from vlsafe.data.SequenceSampler")
-    with torch.no_grad():
+    with torch.no_grad(), autocast_context(precision, wm.device):
         data = wm.preprocess(batch)
         post, _ = wm.observe(data)
     return data, post
 
 def _config_hash(cfg: AgentConfig, wm_id: str) -> str: return stable_hash({'agent': cfg, 'wm': wm_id})
 
-def fit(agent: Agent, wm, sampler, work: Path, wm_id: str = '', progress: bool = True) -> dict:
-    "Train `agent` for `cfg.steps` updates in `work` (resuming from `work/ckpt.pt`); returns the last logged metrics."
+def fit(agent: Agent, wm, sampler, work: Path, wm_id: str = '', progress: bool = True, precision: str = 'fp32') -> dict:
+    """Train `agent` for `cfg.steps` updates in `work` (resuming from `work/ckpt.pt`), forward passes at `precision`;
+    returns the last logged metrics."""
     from tqdm.auto import tqdm
     cfg, work = agent.cfg, Path(work); work.mkdir(parents=True, exist_ok=True)
     h, ckpt, log = _config_hash(cfg, wm_id), work / 'ckpt.pt', work / 'metrics.csv'
@@ -525,8 +534,8 @@ def fit(agent: Agent, wm, sampler, work: Path, wm_id: str = '', progress: bool =
     last, t0 = {}, time.time()
     bar = tqdm(total=cfg.steps, initial=step, desc=f'agent {cfg.objective}', unit='upd', disable=not progress)
     while step < cfg.steps:
-        data, post = prepare(wm, next(it)); drawn += 1
-        m = agent.update(wm, data, post)
+        data, post = prepare(wm, next(it), precision); drawn += 1
+        m = agent.update(wm, data, post, precision)
         bad = [k for k in ('actor_loss', 'critic_r_loss', 'critic_c_loss', 'bc_loss') if not math.isfinite(m[k])]
         if bad:
             kept = (f"the last good checkpoint {ckpt} (update {torch.load(ckpt, weights_only=True)['step']}) is kept"
@@ -567,14 +576,18 @@ def train_agent(cfg: Config, wm_id: str, dataset_id: str, labels_id: str, store:
         agent = Agent.for_world_model(cfg.agent, wm, info).to(cfg.run.device)
         t0 = time.time()
         sampler = SequenceSampler(episodes, cfg.agent.batch_size, cfg.agent.batch_length, seed=cfg.agent.seed, labels=labels)
-        try: last = fit(agent, wm, sampler, dir, wm_id, progress)
-        finally: torch.set_num_threads(threads)
+        batches = sampler if wm.device.type == 'cpu' else Prefetch(sampler, wm.device)   # copies overlap the updates
+        precision = resolve_precision(cfg.run.precision, cfg.run.device)
+        try: last = fit(agent, wm, batches, dir, wm_id, progress, precision)
+        finally:
+            torch.set_num_threads(threads)
+            if batches is not sampler: batches.close()
         with atomic_path(dir / 'agent.pt') as tmp:
             torch.save(dict(agent=agent.state_dict(), info=json.dumps(info), config=json.dumps(to_dict(cfg.agent)),
                             config_hash=_config_hash(cfg.agent, wm_id), wm_id=wm_id), tmp)
         (dir / 'ckpt.pt').unlink(missing_ok=True)    # the final weights are in agent.pt
         return dict(objective=cfg.agent.objective, wm_id=wm_id, action=info, steps=cfg.agent.steps,
-                    train_seconds=round(time.time() - t0, 2), final=last)
+                    train_seconds=round(time.time() - t0, 2), precision=precision, device=str(wm.device), final=last)
     return store.build('agent', {'agent': cfg.agent}, inputs, work)
 
 # %% ../nbs/05_agent.ipynb #c037

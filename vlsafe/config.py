@@ -193,6 +193,7 @@ class EvalConfig:
     traffic_density: float = F(-1.0, lo=-1.0, hi=10.0, doc='-1: same as training; else shift traffic')
     act: str = F('sample', choices=('sample', 'mode'), doc='sample: a policy with an action distribution draws from it, '
                  'seeded by the scenario (DreamerV3 evaluates so); mode: its most likely action. Q-learners act greedily')
+    workers: int = F(1, lo=1, hi=1024, hashed=False, doc='CPU processes that share the scenarios (same results)')
     gif: bool = F(True, hashed=False)
 
 @dataclass
@@ -244,7 +245,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         'wm.cnn_depth': 16, 'wm.batch_size': 16, 'wm.batch_length': 32, 'wm.steps': 5000,
         'agent.batch_size': 16, 'agent.batch_length': 32, 'agent.steps': 3000,
         'agent.actor_lr': 1e-4, 'agent.critic_lr': 1e-4,
-        'eval.episodes': 50,
+        'eval.episodes': 50, 'eval.workers': 2,
         'baseline.cnn_depth': 16, 'baseline.units': 256, 'baseline.steps': 5000, 'baseline.online_steps': 50_000,
         'baseline.batch_size': 64, 'baseline.target_update': 1000, 'baseline.buffer_size': 50_000,
         'baseline.ckpt_every': 1000,

@@ -112,20 +112,62 @@ def make_eval_env(cfg: Config):
     if cfg.eval.traffic_density >= 0: env_cfg['traffic_density'] = cfg.eval.traffic_density
     return make_task(env_cfg.pop('task'), **env_cfg)
 
+def _episodes(policy: Policy, cfg: Config, items: list[tuple[int, int]], env_factory: Callable | None, tick: Callable):
+    "Rows (and the first episode's frames) of the scenarios `items` = [(episode index, seed)], one env."
+    env = (env_factory or (lambda: make_eval_env(cfg)))()
+    rows, frames = [], None
+    try:
+        for i, seed in items:
+            row, fr = rollout(env, policy, seed, record=(i == 0 and cfg.eval.gif))
+            extra = policy.episode_info() if hasattr(policy, 'episode_info') else {}
+            rows.append(dict(episode=i, seed=seed, **row, **extra)); frames = frames if fr is None else fr
+            tick()
+    finally: env.close()
+    return rows, frames
+
+def _forked(policy: Policy, cfg: Config, items: list, env_factory: Callable | None, workers: int, tick: Callable):
+    "`_episodes` split over `workers` forked processes (each inherits the policy; scenario i goes to worker i mod n)."
+    import multiprocessing as mp, queue
+    ctx, out = mp.get_context('fork'), None
+    q = ctx.Queue()
+    def work(w: int):
+        import torch; torch.set_num_threads(1)
+        try: q.put(('done', w, _episodes(policy, cfg, items[w::workers], env_factory, lambda: q.put(('tick', w, None)))))
+        except BaseException as e: q.put(('error', w, f'{type(e).__name__}: {e}'))
+    procs = [ctx.Process(target=work, args=(w,), daemon=True) for w in range(workers)]
+    for p in procs: p.start()
+    done: dict[int, tuple] = {}
+    try:
+        while len(done) < workers:
+            try: kind, w, msg = q.get(timeout=1.0)
+            except queue.Empty:
+                dead = [w for w, p in enumerate(procs) if w not in done and p.exitcode not in (None, 0)]
+                if dead: raise RuntimeError(f'evaluation worker {dead[0]} died (exit code {procs[dead[0]].exitcode}); '
+                                            f'rerun with eval.workers=1 to see the error in this process') from None
+                continue
+            if kind == 'error': raise RuntimeError(f'evaluation worker {w} failed: {msg}')
+            if kind == 'tick': tick()
+            else: done[w] = msg
+    finally:
+        for p in procs:
+            if p.is_alive(): p.terminate()
+            p.join()
+    rows = sorted((r for rs, _ in done.values() for r in rs), key=lambda r: r['episode'])
+    return rows, done[0][1]
+
 def evaluate_policy(policy: Policy, cfg: Config, episodes: int | None = None, progress: bool = True,
                     env_factory: Callable | None = None):
-    """Roll `policy` out on the scenarios `scenario_seeds(cfg, episodes)`; returns (episodes DataFrame with one row
-    per scenario, first episode's frames)."""
+    """Roll `policy` out on the scenarios `scenario_seeds(cfg, episodes)`, in `eval.workers` processes on CPU;
+    returns (episodes DataFrame with one row per scenario, first episode's frames)."""
     from tqdm.auto import tqdm
     seeds = scenario_seeds(cfg, episodes)
     if hasattr(policy, 'sample'): policy.sample = cfg.eval.act == 'sample'
-    env = (env_factory or (lambda: make_eval_env(cfg)))()
-    rows, frames = [], None
-    for i, seed in enumerate(tqdm(seeds, desc=f'evaluate {cfg.env.task}', unit='ep', disable=not progress)):
-        row, fr = rollout(env, policy, seed, record=(i == 0 and cfg.eval.gif))
-        extra = policy.episode_info() if hasattr(policy, 'episode_info') else {}
-        rows.append(dict(episode=i, seed=seed, **row, **extra)); frames = frames if fr is None else fr
-    env.close()
+    items = list(enumerate(seeds))
+    workers = min(cfg.eval.workers, len(items)) if cfg.run.device == 'cpu' else 1    # CUDA does not survive a fork
+    with tqdm(total=len(items), desc=f'evaluate {cfg.env.task}', unit='ep', disable=not progress) as bar:
+        tick = lambda: bar.update(1)
+        rows, frames = (_forked(policy, cfg, items, env_factory, workers, tick) if workers > 1
+                        else _episodes(policy, cfg, items, env_factory, tick))
     return pd.DataFrame(rows), frames
 
 # %% ../nbs/07_evaluate.ipynb #r001

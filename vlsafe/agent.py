@@ -24,7 +24,8 @@ __all__ = ['ADV_NORMS', 'ADV_STD_FLOOR', 'QUANTILES', 'ACTOR_LOSSES', 'REACH_INI
            'ActionHead', 'to_agent_action', 'to_env_action', 'Critic', 'ema_update', 'expectile_weight', 'critic_loss',
            'Reach', 'violation', 'reach_target', 'dataset_targets', 'Imagined', 'detached_feat', 'imagine',
            'flatten_states', 'one_step_advantages', 'Agent', 'prepare', 'fit', 'train_agent', 'AgentPolicy',
-           'load_agent', 'load_policy', 'rollout_panel', 'plot_imagination']
+           'load_agent', 'load_policy', 'rollout_panel', 'plot_imagination', 'read_metrics', 'plot_weight_diagnostics',
+           'advantage_variance_split']
 
 # %% ../nbs/05_agent.ipynb #c005
 def lambda_return(reward: torch.Tensor, cont: torch.Tensor, value: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
@@ -252,14 +253,19 @@ def reach_target(hit: torch.Tensor, cont: torch.Tensor, boot: torch.Tensor, mu: 
 
 def dataset_targets(x: torch.Tensor, is_last: torch.Tensor, is_terminal: torch.Tensor, boot: torch.Tensor,
                     discount: float, backup: str = 'sum') -> tuple[torch.Tensor, torch.Tensor]:
-    """Targets for the dataset states s_{b,t}, t < T−1, of sequences (B, T) from the step the data took there:
-    x_{b,t+1} + d·boot_{b,t+1} ('sum', values) or max(h(x_{b,t+1}), d·boot_{b,t+1}) ('max', the REF), with
-    d = discount·(1 − term_{b,t+1}); and where they are valid (s_{b,t+1} follows s_{b,t} in its episode)."""
-    nxt = discount * (1.0 - is_terminal[:, 1:].float()) * boot[:, 1:]
-    if backup == 'sum': y = x[:, 1:] + nxt
-    elif backup == 'max': y = torch.maximum(violation(x[:, 1:]), nxt)
-    else: raise ValueError(f"backup must be 'sum' or 'max', got {backup!r}")
-    return y, ~is_last[:, :-1].bool()
+    """Targets for the dataset states s_{b,t}, t < T−1, of sequences (B, T), from the steps the data took there, and
+    where they are valid (s_{b,t+1} follows s_{b,t} in its episode). With d_{t+1} = discount·(1 − term_{b,t+1}):
+    'sum' (values, one real step): x_{b,t+1} + d_{t+1}·boot_{b,t+1};
+    'max' (the REF, the max backup along the data): y_t = max(h(x_{b,t+1}), d_{t+1}·Y_{t+1}), Y_{t+1} = y_{t+1} while
+    the sequence and the episode go on, else boot_{b,t+1}."""
+    nxt = discount * (1.0 - is_terminal[:, 1:].float())
+    if backup == 'sum': return x[:, 1:] + nxt * boot[:, 1:], ~is_last[:, :-1].bool()
+    if backup != 'max': raise ValueError(f"backup must be 'sum' or 'max', got {backup!r}")
+    T, out = x.shape[1], []
+    for t in reversed(range(T - 1)):
+        later = boot[:, t + 1] if not out else torch.where(is_last[:, t + 1].bool(), boot[:, t + 1], out[-1])
+        out.append(torch.maximum(violation(x[:, t + 1]), nxt[:, t] * later))
+    return torch.stack(out[::-1], 1), ~is_last[:, :-1].bool()
 
 
 # %% ../nbs/05_agent.ipynb #c027
@@ -403,15 +409,24 @@ class Agent(nn.Module):
         adv = (ret_r - v_r[:-1]) / s_r
         # 4. behaviour actions a^b ~ π_b at s_0…s_{H-1}, scored by a one-step look-ahead (AWR objectives only),
         #    normalised (`adv_norm`) over the states the actor learns from
+        #    K = `behaviour_samples` actions per state; with K > 1 each is scored against their mean at its state (CRR)
         fs, valid = fdet[:-1], weight[:-1] > 0
         awr = cfg.objective != 'dreamerv3'
+        K = cfg.behaviour_samples if awr else 1
         with torch.no_grad():
-            a_b = self.bc(fs).sample()
-            zero = torch.zeros_like(v_c[:-1])
-            a_r_b, a_c_b, reach_b = one_step_advantages(wm, self.critic_r, self.critic_c, traj, a_b, v_r.detach(), v_c,
-                                                        gamma, self.reach, cfg.ref_discount) if awr else (zero, zero, None)
-            adv_r_b = normalise_advantages(a_r_b, s_r, cfg.adv_norm, valid)
-            adv_c_b = normalise_advantages(a_c_b, s_c, cfg.adv_norm, valid)
+            d_b = self.bc(fs)
+            a_b = torch.stack([d_b.sample() for _ in range(K)])                     # (K, H, N, A)
+            reach_b = None
+            if awr:
+                la = [one_step_advantages(wm, self.critic_r, self.critic_c, traj, a, v_r.detach(), v_c, gamma,
+                                          self.reach, cfg.ref_discount) for a in a_b]
+                a_r_b, a_c_b = torch.stack([x[0] for x in la]), torch.stack([x[1] for x in la])
+                if self.reach is not None: reach_b = torch.stack([x[2] for x in la])
+                if K > 1: a_r_b, a_c_b = a_r_b - a_r_b.mean(0), a_c_b - a_c_b.mean(0)
+            else: a_r_b = a_c_b = torch.zeros_like(a_b[..., 0])
+            valid_k = valid.expand_as(a_r_b)
+            adv_r_b = normalise_advantages(a_r_b, s_r, cfg.adv_norm, valid_k)
+            adv_c_b = normalise_advantages(a_c_b, s_c, cfg.adv_norm, valid_k)
         # 5. actor
         dist = self.actor(fs)
         q = dict(logp=dist.log_prob(traj.action.detach()), ent=dist.entropy(), adv=adv if backprop else adv.detach(),
@@ -448,7 +463,7 @@ class Agent(nn.Module):
         with torch.no_grad():
             w, mix = am['w'], am['mix']
             if w is not None:
-                m.update(weight_diagnostics(w, adv_r_b, adv_c_b, traj.p[:-1], mix, weight[:-1]))
+                m.update(weight_diagnostics(w, adv_r_b, adv_c_b, traj.p[:-1].expand_as(w), mix, weight[:-1].expand_as(w)))
             nan = float('nan')
             m.update(actor_loss=a_loss.item(), critic_r_loss=c_loss_r.item(), critic_c_loss=c_loss_c.item(),
                      bc_loss=bc_loss.item(), w_mean=w.mean().item() if w is not None else nan,
@@ -456,8 +471,8 @@ class Agent(nn.Module):
                      mix_mean=mix.mean().item() if mix is not None else nan, p_hat=traj.p.mean().item(),
                      p_hat_min=traj.p.min().item(), adv_r=adv.mean().item(), adv_r_std=adv.std().item(),
                      adv_r_b=adv_r_b.mean().item(), adv_c_b=adv_c_b.mean().item(), entropy=q['ent'].mean().item(),
-                     adv_r_raw_std=a_r_b[valid].std().item() if valid.sum() > 1 else nan,
-                     adv_c_raw_std=a_c_b[valid].std().item() if valid.sum() > 1 else nan,
+                     adv_r_raw_std=a_r_b[valid_k].std().item() if valid_k.sum() > 1 else nan,
+                     adv_c_raw_std=a_c_b[valid_k].std().item() if valid_k.sum() > 1 else nan,
                      ret_r=ret_r.mean().item(), ret_c=ret_c.mean().item(), v_c=v_c.mean().item(),
                      scale_r=s_r.item(), scale_c=s_c.item(), reward_hat=traj.reward.mean().item(),
                      cost_hat=traj.cost.mean().item(), feasible=feasible(v_c[:-1], cfg.cost_limit).mean().item())
@@ -693,3 +708,61 @@ def plot_imagination(panel: dict, every: int = 3, path=None):
         from vlsafe.store import atomic_path
         with atomic_path(path) as tmp: fig.savefig(tmp, dpi=90, format=Path(path).suffix[1:])
     return fig
+
+# %% ../nbs/05_agent.ipynb #c063
+def read_metrics(path) -> dict[str, np.ndarray]:
+    "An agent's `metrics.csv` as columns of floats (NaN where a row lacks the column)."
+    with open(path) as f: rows = list(csv.DictReader(f))
+    return {k: np.array([float(r[k]) if r.get(k) not in (None, '') else np.nan for r in rows]) for k in rows[0]}
+
+def plot_weight_diagnostics(logs: dict[str, dict], path=None, title: str = ''):
+    "Weight diagnostics over training for each run of `logs` ({run name: `read_metrics` columns})."
+    import matplotlib.pyplot as plt
+    fig, axs = plt.subplots(2, 4, figsize=(18, 7.5), constrained_layout=True)
+    bands = (('w', 'w (log scale)', True), ('adv_r', 'Â_r (normalised)', False), ('adv_c', 'Â_c (normalised)', False),
+             ('mix', 'mixing variable (p̂, 1 − P or indicator)', False))
+    for i, (name, log) in enumerate(logs.items()):
+        col, x = f'C{i}', log['step']
+        for ax, (k, label, logy) in zip(axs[0], bands):
+            ax.fill_between(x, log[f'{k}_q05'], log[f'{k}_q95'], color=col, alpha=0.15)
+            ax.plot(x, log[f'{k}_q50'], color=col, label=name)
+            ax.set_ylabel(f'{label}: 5–95% band, median'); ax.set_xlabel('agent update')
+            if logy: ax.set_yscale('log')
+        axs[1, 0].plot(x, log['w_ess'], color=col, label=name)
+        axs[1, 1].plot(x, log['w_p_corr'], color=col, label=name)
+        axs[1, 2].plot(x, log['low_p_mass'], color=col, label=f'{name}: weight mass')
+        axs[1, 2].plot(x, log['low_p_share'], color=col, ls='--', label=f'{name}: states')
+    for ax, y in zip(axs[1, :3], ('effective sample size of w per sample', 'corr(w, p̂)',
+                                  'share with p̂ < 0.5 (solid: of Σ weight·w; dashed: of states)')):
+        ax.set_xlabel('agent update'); ax.set_ylabel(y)
+    axs[1, 0].set_ylim(0, 1.05); axs[1, 1].set_ylim(-1.05, 1.05)
+    h, l = axs[0, 0].get_legend_handles_labels()
+    axs[1, 3].axis('off'); axs[1, 3].legend(h, l, loc='center', title='run (objective, adv_norm)')
+    if title: fig.suptitle(title)
+    if path is not None:
+        with atomic_path(path) as tmp: fig.savefig(tmp, dpi=90, format=Path(path).suffix[1:])
+    return fig
+
+@torch.no_grad()
+def advantage_variance_split(agent: Agent, wm, batch: dict) -> dict[str, float]:
+    """Discrete actions: the share of the variance of the one-step A_r and A_c over a batch's imagined states that lies
+    *between* states, Var_s E_{π_b}[A(s, ·)] / (that + E_s Var_{π_b}[A(s, ·)]), with every action scored at every state."""
+    if agent.info['kind'] != 'discrete':
+        raise ValueError("advantage_variance_split scores every action at every state: discrete actions only")
+    _, post = prepare(wm, batch)
+    traj = imagine(wm, agent.actor, flatten_states(post), agent.cfg.horizon)
+    v_r, v_c = agent.critic_r(traj.feat).mean(), agent.critic_c(traj.feat).mean()
+    pb = agent.bc(traj.feat[:-1]).probs                                               # (H, N, n)
+    n = pb.shape[-1]
+    advs = [one_step_advantages(wm, agent.critic_r, agent.critic_c, traj,
+                                Fn.one_hot(torch.full(pb.shape[:-1], a, device=pb.device), n).float(),
+                                v_r, v_c, agent.cfg.gamma)[:2] for a in range(n)]
+    out = {}
+    for i, k in enumerate(('r', 'c')):
+        adv = torch.stack([a[i] for a in advs], -1)
+        mean_s = (pb * adv).sum(-1)
+        within = (pb * (adv - mean_s[..., None]).square()).sum(-1).mean()
+        between = mean_s.var(unbiased=False)
+        out[f'between_share_{k}'] = (between / (between + within).clamp(min=1e-12)).item()
+    return out
+

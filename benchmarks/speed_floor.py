@@ -78,8 +78,11 @@ def main(argv=None):
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--out', default='results/speed_floor/speed_floor.json')
     a = ap.parse_args(argv)
-    cpu = cpu_flags()
-    print(f"# speed_floor threads={a.threads} torch={torch.__version__} loadavg={os.getloadavg()}\n# cpu: {cpu}", flush=True)
+    from vlsafe.nets import resolve_precision
+    cpu = dict(cpu_flags(), auto_precision=resolve_precision('auto', 'cpu'))
+    print(f"# speed_floor threads={a.threads} torch={torch.__version__} loadavg={os.getloadavg()} precision=fp32 "
+          f"(the floor is fp32 work over the fp32 GEMM rate; run.precision=auto picks {cpu['auto_precision']} on this "
+          f"CPU)\n# cpu: {cpu}", flush=True)
     rates = gemm_rate(a.threads)
     peak = max(rates.values())
     print(f"# best fp32 GEMM rate with {a.threads} threads: " + ', '.join(f'{n}²: {r:.0f}' for n, r in rates.items())

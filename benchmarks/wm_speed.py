@@ -3,10 +3,16 @@
     python benchmarks/wm_speed.py                       # both configs, fp32 eager, 2 threads
     python benchmarks/wm_speed.py --configs tiny --updates 7 --breakdown
     python benchmarks/wm_speed.py --variants eager,nchw,foreach,fused,bf16,compile   # losses compared with eager
+    python benchmarks/wm_speed.py --curves 400 --json results/wm_speed/precision_curves.json   # bf16 vs fp32 training
 
 Variants: eager (fp32, channels-last convs, Adam's default per-tensor loop), nchw (convs in NCHW), foreach / fused
-(Adam implementations), bf16 (autocast to bfloat16), compile (torch.compile of encoder, decoder and heads; the
-first two warm-up updates include compilation).
+(Adam implementations), bf16 (autocast to bfloat16 through `vlsafe.nets.autocast_context`), auto (what
+`run.precision=auto` picks on this machine), compile (torch.compile of encoder, decoder and heads; the first two
+warm-up updates include compilation). Every run prints the CPU's model and bf16 flags and the precision it ran at.
+
+`--curves N` trains the `mini` configuration (B8 x L16, 32 px, deter 64: small enough that emulated bf16 finishes in
+minutes) for N updates twice from the same initial weights on the same stream of synthetic batches, once in fp32 and
+once under bf16 autocast, and writes every update's loss terms (the notebook 04_world_model plots them).
 
 Configurations (64x64x3 frames, Discrete(15) actions):
   paper: batch 16 x length 64, deter 512, units 512, 32x32 stochastic, CNN depth 32, 2-layer heads, 255 bins
@@ -21,7 +27,18 @@ import argparse, contextlib, json, os, subprocess, sys, time
 CONFIGS = {
     'paper': dict(B=16, L=64, wm=dict(image_size=64, deter=512, units=512, stoch=32, classes=32, cnn_depth=32, layers=2, bins=255)),
     'tiny': dict(B=16, L=32, wm=dict(image_size=64, deter=256, units=256, stoch=32, classes=32, cnn_depth=16, layers=2, bins=255)),
+    'mini': dict(B=8, L=16, wm=dict(image_size=32, deter=64, units=64, stoch=8, classes=8, cnn_depth=8, layers=1, bins=63,
+                                    lr=3e-4)),
 }
+
+def machine() -> dict:
+    "CPU model, the flags that decide bf16 speed, and what run.precision=auto resolves to here."
+    from vlsafe.nets import BF16_CPU_FLAGS, cpu_flags, resolve_precision
+    flags, model = cpu_flags(), ''
+    try: model = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+    except (OSError, StopIteration): pass
+    return dict(cpu=model, **{f: f in flags for f in ('avx2', 'avx512f', *BF16_CPU_FLAGS)},
+                auto_precision=resolve_precision('auto', 'cpu'))
 
 def child(args):
     import resource
@@ -40,15 +57,17 @@ def child(args):
     if v == 'compile':
         for name in ('encoder', 'decoder', 'reward_head', 'cost_head', 'cont_head', 'safety_head'):
             setattr(wm, name, torch.compile(getattr(wm, name)))
-    ctx = (lambda: torch.autocast('cpu', dtype=torch.bfloat16)) if v == 'bf16' else contextlib.nullcontext
-    data = wm.preprocess(synthetic_batch(c['B'], c['L'], 64, seed=0))
+    precision = {'bf16': 'bf16', 'auto': 'auto'}.get(v, 'fp32')
+    data = wm.preprocess(synthetic_batch(c['B'], c['L'], c['wm']['image_size'], seed=0))
     losses, walls, cpus = [], [], []
     for i in range(args.updates + 2):
         t, p = time.perf_counter(), time.process_time()
-        with ctx(): m, _ = wm.update(data, opt)
+        m, _ = wm.update(data, opt, precision)
         if i >= 2: walls.append(time.perf_counter() - t); cpus.append(time.process_time() - p)
         losses.append(m['loss'])
+    from vlsafe.nets import resolve_precision
     out = dict(config=args.config, variant=args.variant, threads=torch.get_num_threads(),
+               precision=resolve_precision(precision, 'cpu'),
                wall_s=float(np.median(walls)), cpu_s=float(np.median(cpus)), walls=walls,
                peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, losses=losses,
                params_m=sum(p.numel() for p in wm.parameters()) / 1e6, loadavg=os.getloadavg())
@@ -84,6 +103,30 @@ def breakdown(wm, data, opt, n=3):
     opt.zero_grad()
     return res
 
+def curves(args):
+    "Loss terms of every update of the `mini` model trained in fp32 and under bf16 autocast (same init, same batches)."
+    import numpy as np, torch
+    from vlsafe.config import WorldModelConfig
+    from vlsafe.world_model import WorldModel, synthetic_batch
+    torch.set_num_threads(args.threads)
+    c = CONFIGS['mini']
+    out = dict(config=c, updates=args.curves, threads=args.threads, **machine(), runs={})
+    for precision in ('fp32', 'bf16'):
+        torch.manual_seed(0)
+        wm = WorldModel(WorldModelConfig(**c['wm']), 15); opt = wm.make_optimizer()
+        rows, t0, cpu0 = [], time.perf_counter(), time.process_time()
+        for i in range(args.curves):
+            batch = synthetic_batch(c['B'], c['L'], c['wm']['image_size'], seed=i)
+            m, _ = wm.update(batch, opt, precision)
+            rows.append({k: v for k, v in m.items() if k.endswith('_loss') or k in ('loss', 'kl', 'grad_norm')})
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        out['runs'][precision] = dict(metrics={k: [r[k] for r in rows] for k in rows[0]},
+                                      wall_s_per_update=wall / args.curves, cpu_s_per_update=cpu / args.curves)
+        print(f"{precision}: {args.curves} updates, {wall / args.curves:.3f} s wall / {cpu / args.curves:.3f} s CPU "
+              f"per update, last-50 mean loss {np.mean(out['runs'][precision]['metrics']['loss'][-50:]):.2f}", flush=True)
+    if args.json:
+        with open(args.json, 'w') as f: json.dump(out, f, indent=1)
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--configs', default='paper,tiny')
@@ -92,12 +135,15 @@ def main():
     ap.add_argument('--updates', type=int, default=5)
     ap.add_argument('--breakdown', action='store_true')
     ap.add_argument('--json', default='')
+    ap.add_argument('--curves', type=int, default=0, help='train mini in fp32 and bf16 for this many updates')
     ap.add_argument('--config', help=argparse.SUPPRESS); ap.add_argument('--variant', help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.config: return child(args)
     env = dict(os.environ); env.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     print(f"loadavg before: {os.getloadavg()}  threads={args.threads}  OMP_WAIT_POLICY={env['OMP_WAIT_POLICY']}  "
           f"cpus={os.cpu_count()}")
+    print(f"machine: {machine()}", flush=True)
+    if args.curves: return curves(args)
     results = []
     for cfg in args.configs.split(','):
         for var in args.variants.split(','):
@@ -107,7 +153,7 @@ def main():
             line = [l for l in r.stdout.splitlines() if l.startswith('RESULT ')]
             if not line: print(r.stdout, r.stderr); continue
             res = json.loads(line[0][7:]); results.append(res)
-            print(f"{cfg:5s} {var:10s} update wall {res['wall_s']:.3f} s (median of {args.updates}; all "
+            print(f"{cfg:5s} {var:10s} [{res['precision']}] update wall {res['wall_s']:.3f} s (median of {args.updates}; all "
                   f"{[round(w, 2) for w in res['walls']]})  cpu {res['cpu_s']:.3f} s  -> cpu/threads "
                   f"{res['cpu_s'] / res['threads']:.3f} s  peak RSS {res['peak_rss_mb']:.0f} MB  "
                   f"params {res['params_m']:.1f}M  loadavg {tuple(round(x, 2) for x in res['loadavg'])}")

@@ -330,7 +330,7 @@ def fit(wm: WorldModel, sampler, work, steps: int | None = None, progress: bool 
     finally:
         bar.close()
         if writer: writer.close()
-    return dict(last, seconds_per_update=(time.perf_counter() - t_start) / max(step - first, 1))
+    return dict(last, seconds_per_update=(time.perf_counter() - t_start) / (step - first) if step > first else None)
 
 # %% ../nbs/04_world_model.ipynb #c025c
 class Prefetch:
@@ -436,8 +436,9 @@ def train_world_model(cfg: Config, dataset_id: str, labels_id: str | None, store
         t0, threads = time.time(), torch.get_num_threads()
         torch.set_num_threads(train_threads(cfg))
         try:
-            last = fit(wm, batches, dir, progress=progress, precision=precision)
-            if batches is not sampler: batches.close()
+            try: last = fit(wm, batches, dir, progress=progress, precision=precision)
+            finally:
+                if batches is not sampler: batches.close()
             save_checkpoint(dir / 'wm.pt', wm, None, cfg.wm.steps, dict(inputs=inputs))
             extra = {}
             if len(held):
@@ -558,7 +559,7 @@ def _episode_heads(wm: WorldModel, ep, k: int) -> dict:
     "Head predictions along one whole episode (posterior, one-step prior, and the k-step imagined cost)."
     T1 = len(ep.bev)
     act = np.zeros((T1, *ep.actions.shape[1:]), ep.actions.dtype); act[:-1] = ep.actions
-    d = wm.preprocess(dict(image=ep.bev[None], action=act[None], is_first=(np.arange(T1) == 0)[None]))
+    d = wm.preprocess(dict(image=ep.bev[:][None], action=act[None], is_first=(np.arange(T1) == 0)[None]))
     post, prior = wm.rssm.observe(wm.encoder(d['image']), d['action'], d['is_first'], sample=False)
     fpost, fprior = wm.feat(post)[0], wm.feat(prior)[0]
     A = d['action'][0]
@@ -599,8 +600,9 @@ def _open_loop_errors(wm: WorldModel, episodes, context: int, horizon: int, wind
 
 def wm_quality(wm: WorldModel, episodes, labels: dict | None = None, k: int = 10, context: int = 5,
                horizon: int = 15, windows: int = 64, seed: int = 0) -> dict:
-    """Scores of `wm` on `episodes` (held out of its training; `vlsafe.data.Episode`s with a `collision` info) and
-    their safety `labels` ({episode id: p per frame}, optional): see the text above for each key."""
+    """Scores of `wm` on `episodes` (held out of its training; `vlsafe.data.Episode`s with a `collision` info, in
+    memory or lazy from `vlsafe.data.Frames.episode`) and their safety `labels` ({episode id: p per frame},
+    optional): see the text above for each key."""
     from vlsafe.label import collision_within
     if not episodes: raise ValueError("wm_quality needs at least one episode; hold some out with wm.holdout > 0")
     miss = [e.id for e in episodes if 'collision' not in e.infos]
@@ -613,10 +615,10 @@ def wm_quality(wm: WorldModel, episodes, labels: dict | None = None, k: int = 10
     cat = lambda key: np.concatenate([h[key] for h in heads])
     rew = np.concatenate([np.r_[0, e.rewards] for e in episodes])
     notfirst = np.concatenate([np.arange(len(e.bev)) > 0 for e in episodes])
-    hit = np.concatenate([collision_within(e.infos['collision'], k) for e in episodes])
+    hit = np.concatenate([collision_within(np.asarray(e.infos['collision']), k) for e in episodes])
     cost_step = np.concatenate([np.r_[0, e.costs] for e in episodes])
     out = dict(episodes=len(episodes), frames=int(len(hit)), k=k, collision_frames=int(hit.sum()),
-               collision_episodes=int(sum(bool(np.any(e.infos['collision'])) for e in episodes)),
+               collision_episodes=int(sum(bool(np.asarray(e.infos['collision']).any()) for e in episodes)),
                cost_frames=int((cost_step > 0).sum()))
     out['reward_pearson'], out['reward_r2'] = _fit_scores(cat('reward_post')[notfirst], rew[notfirst])
     out['reward_pearson_one_step'], out['reward_r2_one_step'] = _fit_scores(cat('reward_prior')[notfirst], rew[notfirst])
@@ -701,15 +703,17 @@ def plot_quality(q: dict, title: str = ''):
     names = [n for n in names if n in q]
     vals = [np.nan if q[n] is None else q[n] for n in names]
     ax.bar(range(len(names)), vals, color=['C0' if n.startswith('reward') else 'C3' for n in names])
-    for i, v in enumerate(vals):
+    for i, v in enumerate(vals):      # bars below -0.5 (a poor R²) are cut at the axis; the label keeps the value
         ax.text(i, (0 if np.isnan(v) else max(v, 0)) + 0.02, 'n/a' if np.isnan(v) else f'{v:.2f}', ha='center', fontsize=7)
     ax.axhline(0.8, color='C3', lw=0.8, ls='--'); ax.axhline(0.5, color='gray', lw=0.6, ls=':')
     ax.set_xticks(range(len(names)), [n.replace('_', ' ') for n in names], rotation=35, ha='right', fontsize=7)
-    ax.set_ylim(min(0, np.nanmin(vals) if np.isfinite(vals).any() else 0) - 0.05, 1.08); ax.set_ylabel('score')
-    ax.set_title(f"held-out scores: {q['episodes']} episodes, {q['collision_frames']} frames with a collision "
-                 f"within {q['k']}", fontsize=9)
+    ax.set_ylim(-0.55, 1.1); ax.set_ylabel('score')
+    ax.set_title(f"held-out scores: {q['episodes']} episodes,\n{q['collision_frames']} frames with a collision "
+                 f"within {q['k']} steps", fontsize=9)
     verdict = 'gate: ready' if q.get('gate_ok') else ('gate: NOT ready — ' + '; '.join(q.get('gate_reasons', [])))
-    fig.suptitle((title + ' · ' if title else '') + verdict, fontsize=8, color='C2' if q.get('gate_ok') else 'C3')
+    import textwrap
+    fig.suptitle(textwrap.fill((title + ' · ' if title else '') + verdict, 190), fontsize=8,
+                 color='C2' if q.get('gate_ok') else 'C3')
     fig.tight_layout()
     return fig
 

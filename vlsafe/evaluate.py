@@ -236,14 +236,16 @@ def _finite(x):
     return x
 
 def scorer_fields(scorer: dict | None) -> dict:
-    """The labels' scorer as flat fields (what a table names): from the label stage's identity, where it records
-    them; a method that reads no labels gets `scorer='none'`."""
+    """The labels' scorer as flat fields (what a table names), read from the label stage's identity of it: kind,
+    model, size and parameter count (a BEV-CLIP checkpoint's `provenance`), weights (tag or file) and the file's
+    sha256, and whether it was trained here. A method that reads no labels gets `scorer='none'`."""
     s = scorer or {}
+    prov = s.get('provenance') or {}
     kind = s.get('kind', 'none') + (f" (fallback from {s['fallback_from']})" if s.get('fallback_from') else '')
-    return dict(scorer=kind, scorer_model=s.get('model', ''), scorer_size=s.get('size', ''),
-                scorer_weights=s.get('checkpoint') or s.get('pretrained') or '',
+    return dict(scorer=kind, scorer_model=s.get('model', ''), scorer_size=str(prov.get('size', s.get('size', ''))),
+                scorer_params=prov.get('params', ''), scorer_weights=s.get('checkpoint') or s.get('pretrained') or '',
                 scorer_sha256=s.get('weights_sha256') or s.get('checkpoint_sha256') or '',
-                scorer_trained_here=bool(s.get('trained_here', False)))
+                scorer_trained_here=bool(prov.get('trained_here', s.get('trained_here', False))))
 
 OFFLINE_BASELINES, ONLINE_BASELINES = ('bc', 'cql', 'iql'), ('ppo', 'sac', 'dqn')
 # the action space each online baseline trains and acts in: SAC has no discrete form, DQN no continuous one

@@ -106,3 +106,23 @@ def test_clip_presets_defined_once():
     assert vlsafe.reproduce.CLIP_PRESETS is vlsafe.label.CLIP_PRESETS
     src = (ROOT / 'nbs' / '08_reproduce.ipynb').read_text()
     assert 'CLIP_PRESETS = ' not in src
+
+
+@pytest.mark.parametrize('experiment, rows', [('beta', 9), ('generalization', 40), ('data_size', 9)])
+def test_experiments_beyond_table1_run_from_the_cli(experiment, rows, tmp_path, monkeypatch, capsys):
+    "`vlsafe reproduce --experiment NAME` plans, runs (training stubbed here) and aggregates each experiment."
+    import vlsafe.reproduce as rp
+    from vlsafe.evaluate import write_run
+    seen = []
+    def fake(cfg, method, out, **kw):
+        seen.append((method, Path(out).parent.name, cfg.eval.traffic_density, cfg.agent.beta1, cfg.data.episodes))
+        return write_run(out, cfg, _episodes(), {}, None if method == 'bc' else {'kind': 'oracle'}, 0.0, method)
+    monkeypatch.setattr(rp, 'run_cell', fake)
+    res = tmp_path / 'results'
+    assert _main('--home', str(tmp_path / 'store'), 'reproduce', '--experiment', experiment, '--profile', 'smoke',
+                 '--seeds', '0', '--scorer', 'oracle', '--no-papermill', '--results', str(res),
+                 '--figures', str(tmp_path / 'fig'), '--quiet') == 0
+    assert len(seen) == rows and len({s[1:] for s in seen}) == rows
+    table = (res / 'tables' / f'{experiment}_smoke.csv')
+    import pandas as pd
+    assert len(pd.read_csv(table)) == rows and f'{experiment} @ smoke: {rows} cells' in capsys.readouterr().out

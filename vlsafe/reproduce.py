@@ -13,12 +13,13 @@ from .store import Store, atomic_write_text, atomic_path, code_versions, pin_hom
 from .evaluate import result_hash, OFFLINE_BASELINES, ONLINE_BASELINES, ONLINE_ACTION_MODE, REFERENCE_METHODS
 
 # %% auto #0
-__all__ = ['WM_METHODS', 'BASELINES', 'METHODS', 'PAPER_NAMES', 'TASK_NAMES', 'PAPER_COLUMNS', 'PAPER_TASKS', 'SWEEPS',
-           'SEED_KEYS', 'PAIRED_METRICS', 'PAIRED_NOTE', 'CLIP_PARAMS', 'paper_table', 'cell_config', 'run_dir',
-           'run_stages', 'run_baseline_stages', 'artifacts_present', 'run_cell', 'plan', 'experiments_dir',
-           'cell_out_dir', 'cell_done', 'run_notebook', 'cell_name', 'cell_failure', 'SweepError', 'reproduce',
-           'collect_runs', 'PoolingError', 'pool_differences', 'paired_bootstrap', 'paired_differences', 'to_markdown',
-           'to_latex', 'plot_return_cost', 'clip_params', 'plot_scaling', 'aggregate']
+__all__ = ['WM_METHODS', 'BASELINES', 'METHODS', 'PAPER_NAMES', 'TASK_NAMES', 'PAPER_COLUMNS', 'PAPER_TASKS', 'DENSITIES',
+           'BETAS', 'DATA_FRACTIONS', 'SWEEPS', 'SEED_KEYS', 'PAIRED_METRICS', 'PAIRED_NOTE', 'CLIP_PARAMS',
+           'paper_table', 'cell_config', 'run_dir', 'run_stages', 'run_baseline_stages', 'artifacts_present',
+           'run_cell', 'plan', 'experiments_dir', 'cell_out_dir', 'cell_done', 'run_notebook', 'cell_name',
+           'cell_failure', 'SweepError', 'reproduce', 'collect_runs', 'PoolingError', 'pool_differences',
+           'paired_bootstrap', 'paired_differences', 'to_markdown', 'to_latex', 'plot_return_cost', 'clip_params',
+           'plot_scaling', 'aggregate']
 
 # %% ../nbs/08_reproduce.ipynb #c005
 WM_METHODS = ('vlsafe', 'dreamerv3', 'fosp', 'vlsafe_nc')      # world-model agents: differ only in the actor loss
@@ -139,12 +140,29 @@ def _same_config(old: dict, method: str, h: str) -> bool:
 from .label import CLIP_PRESETS   # the paper's four CLIP sizes: one table, in the label stage
 PAPER_TASKS = ('four_lane', 'left_turn', 'right_turn', 'navigation')
 
+DENSITIES = (0.5, 1.0, 1.5, 2.0)        # evaluation traffic relative to the task's own (generalization)
+BETAS = (1.0, 2.0, 3.0)                 # the paper sweeps beta1, beta2 in 1..3
+DATA_FRACTIONS = (0.25, 0.5, 1.0)       # share of the profile's episodes (data_size)
+
+def _data_share(frac: float):
+    """A variant with `frac` of the profile's episodes (after the sweep's overrides): a smaller dataset collected
+    with the same policy mix and seeds, so every stage downstream gets its identity from the dataset id."""
+    return lambda profile, ov: {'data.episodes': max(1, round(frac * get_config(profile, ov).data.episodes))}
+
 SWEEPS: dict[str, dict[str, Any]] = {
     'table1': dict(notebook='table1', tasks=PAPER_TASKS, methods=METHODS, seeds=(0, 1, 2)),
     'ablation_nc': dict(notebook='table1', tasks=PAPER_TASKS, methods=('vlsafe', 'vlsafe_nc'), seeds=(0, 1, 2)),
     'clip_scaling': dict(notebook='table1', tasks=('four_lane',), methods=('vlsafe',), seeds=(0, 1, 2),
                          variants={k: {'label.model': m, 'label.pretrained': t, 'label.fallback_to_oracle': False}
                                    for k, (m, t) in CLIP_PRESETS.items()}),
+    # trained as in table1 (eval.* enters no artifact id, so the policies are table1's), scored in denser or
+    # sparser traffic than they were trained in
+    'generalization': dict(notebook='table1', tasks=('four_lane',), methods=METHODS, seeds=(0, 1, 2),
+                           variants={f'density{d:g}': {'eval.traffic_density': d} for d in DENSITIES}),
+    'beta': dict(notebook='table1', tasks=('four_lane',), methods=('vlsafe',), seeds=(0, 1, 2),
+                 variants={f'b1-{b1:g}_b2-{b2:g}': {'agent.beta1': b1, 'agent.beta2': b2} for b1 in BETAS for b2 in BETAS}),
+    'data_size': dict(notebook='table1', tasks=('four_lane',), methods=('vlsafe', 'dreamerv3', 'bc'), seeds=(0, 1, 2),
+                      variants={f'data{round(100 * f)}': _data_share(f) for f in DATA_FRACTIONS}),
 }
 
 def plan(experiment: str, profile: str, tasks=None, methods=None, seeds=None, scorer: str = 'clip',
@@ -158,6 +176,7 @@ def plan(experiment: str, profile: str, tasks=None, methods=None, seeds=None, sc
         for method in methods or sw['methods']:
             for seed in seeds or sw['seeds']:
                 for variant, ov in (sw.get('variants') or {'': {}}).items():
+                    if callable(ov): ov = ov(profile, overrides or {})   # a variant relative to the profile
                     cells.append(dict(task=task, method=method, seed=int(seed), profile=profile, scorer=scorer,
                                       variant=variant, overrides=json.dumps({**(overrides or {}), **ov}),
                                       experiment=experiment))

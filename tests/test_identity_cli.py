@@ -126,3 +126,16 @@ def test_experiments_beyond_table1_run_from_the_cli(experiment, rows, tmp_path, 
     table = (res / 'tables' / f'{experiment}_smoke.csv')
     import pandas as pd
     assert len(pd.read_csv(table)) == rows and f'{experiment} @ smoke: {rows} cells' in capsys.readouterr().out
+
+
+def test_strict_refuses_an_artifact_of_another_code_version(tmp_path, monkeypatch, capsys):
+    "`vlsafe --strict` turns the stale-artifact warning into one error line naming the rebuild."
+    from vlsafe.store import Store
+    monkeypatch.setenv('VLSAFE_STRICT', '')          # main() exports the flag for kernels; undone after the test
+    st = Store(tmp_path)
+    st.begin('dataset', 'dataset-old'); st.commit('dataset', 'dataset-old', {'episodes': 3})
+    m = json.loads((st.path('dataset', 'dataset-old') / 'manifest.json').read_text())
+    m['code_version'] = 0; (st.path('dataset', 'dataset-old') / 'manifest.json').write_text(json.dumps(m))
+    assert _main('--home', str(tmp_path), '--strict', 'label', '--scorer', 'oracle', '--dataset', 'dataset-old') == 2
+    err = capsys.readouterr().err
+    assert 'made by version 0 of the dataset stage' in err and 'vlsafe store rm dataset dataset-old' in err

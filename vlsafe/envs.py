@@ -250,7 +250,7 @@ def build_four_lane(cfg, rng, rs):
         opts = [l for l in (seq[-1] - 1, seq[-1] + 1) if 0 <= l < 4]
         seq.append(int(rng.choice(opts)))
     x0 = 60.0
-    pts = _multi_lane_route(x0, seq, [(x0 + 30, x0 + 55), (x0 + 95, x0 + 120)], x0 + 170)
+    pts = _multi_lane_route(x0, seq, [(x0 + 15, x0 + 40), (x0 + 55, x0 + 80)], x0 + 105)
     n = _n_vehicles(cfg)
     for _ in range(n * 20):
         if len([v for v in road.vehicles]) >= n: break

@@ -12,11 +12,11 @@ from .bev import to_ego_frame
 
 # %% auto #0
 __all__ = ['POLICIES', 'EXPERT', 'AGGRESSIVE', 'LATE_BRAKING', 'QUALITY_TASKS', 'DriverParams', 'idm', 'time_to', 'quantize',
-           'RuleDriver', 'EpsRandom', 'LateBraking', 'random_action', 'RandomPolicy', 'make_policy', 'episode_stats',
-           'policy_quality']
+           'RuleDriver', 'EpsRandom', 'LateBraking', 'Distracted', 'random_action', 'RandomPolicy', 'make_policy',
+           'episode_stats', 'policy_quality']
 
 # %% ../nbs/02a_experts.ipynb #c006
-POLICIES = ('expert', 'eps_random', 'aggressive', 'late_braking', 'random')
+POLICIES = ('expert', 'eps_random', 'aggressive', 'late_braking', 'distracted', 'random')
 
 @dataclass(frozen=True)
 class DriverParams:
@@ -34,7 +34,7 @@ class DriverParams:
 
 EXPERT = DriverParams()
 AGGRESSIVE = DriverParams(target_speed=8.5, headway=0.5, min_gap=1.0, b_comf=3.0, accept_margin=-1.0, lat_acc=4.0)
-LATE_BRAKING = DriverParams(target_speed=6.5, react_ttc=1.2, yield_to_crossing=False, lat_acc=3.0)
+LATE_BRAKING = DriverParams(target_speed=8.0, react_ttc=0.7, yield_to_crossing=False, lat_acc=3.0)
 
 # %% ../nbs/02a_experts.ipynb #c008
 def idm(v, v0, gap=np.inf, dv=0.0, p: DriverParams = EXPERT) -> float:
@@ -218,6 +218,32 @@ class LateBraking(RuleDriver):
             return 0 * 5 + int(np.argmin(np.abs(np.asarray(STEER) - np.clip(steer, -0.6, 0.6))))
         return super().to_action(acc, steer)
 
+class Distracted(RuleDriver):
+    """The expert, with lapses of attention: a lapse starts on average every `lapse_every` seconds and lasts
+    1.5-`lapse_max` s. During it the driver neither looks ahead nor steers: the car keeps its speed (a braking
+    manoeuvre stops), and the wheel holds a small off-centre angle (±0.03-0.08 rad), so the car drifts out of its
+    lane; afterwards the expert's controller takes over again, late."""
+    def __init__(self, env, params: DriverParams = EXPERT, seed: int = 0, lapse_every: float = 5.0,
+                 lapse_max: float = 4.0):
+        if lapse_every <= 0 or lapse_max < 1.5:
+            raise ValueError(f"lapse_every must be > 0 and lapse_max >= 1.5 s, got {lapse_every}, {lapse_max}")
+        self.lapse_every, self.lapse_max = float(lapse_every), float(lapse_max)
+        super().__init__(env, params, seed)
+
+    def reset(self, seed: int | None = None):
+        super().reset(seed)
+        self.lapse, self.held = 0, (0.0, 0.0)
+
+    def control(self):
+        dt = self.env.dt
+        if self.lapse > 0:
+            self.lapse -= 1; return self.held
+        acc, steer = super().control()
+        if self.rng.random() < dt / self.lapse_every:             # a lapse begins: keep the speed, let the wheel drift
+            self.lapse = int(self.rng.uniform(1.5, self.lapse_max) / dt)
+            self.held = (0.0, self.rng.uniform(0.03, 0.08) * self.rng.choice([-1.0, 1.0]))
+        return acc, steer
+
 def random_action(space, rng):
     if hasattr(space, 'n'): return int(rng.integers(space.n))
     return rng.uniform(space.low, space.high).astype(np.float32)
@@ -246,13 +272,18 @@ def make_policy(name: str, env, seed: int = 0, **kw):
     eps = kw.pop('epsilon', None)
     if eps is not None and name != 'eps_random':
         raise ValueError(f"'epsilon' is an option of 'eps_random' only, not of '{name}'")
-    base = {'expert': EXPERT, 'eps_random': EXPERT, 'aggressive': AGGRESSIVE, 'late_braking': LATE_BRAKING}[name]
+    lapse = {k: kw.pop(k) for k in ('lapse_every', 'lapse_max') if k in kw}
+    if lapse and name != 'distracted':
+        raise ValueError(f"{sorted(lapse)}: options of 'distracted' only, not of '{name}'")
+    base = {'expert': EXPERT, 'eps_random': EXPERT, 'aggressive': AGGRESSIVE, 'late_braking': LATE_BRAKING,
+            'distracted': EXPERT}[name]
     valid = {f.name for f in fields(DriverParams)}
     bad = sorted(set(kw) - valid)
-    if bad: raise ValueError(f"unknown option(s) {bad} for policy '{name}'; valid: {sorted(valid | {'epsilon'})}")
+    if bad: raise ValueError(f"unknown option(s) {bad} for policy '{name}'; valid: {sorted(valid | {'epsilon', 'lapse_every', 'lapse_max'})}")
     params = replace(base, **kw)
     if name == 'eps_random': return EpsRandom(env, 0.3 if eps is None else eps, seed, params)
     if name == 'late_braking': return LateBraking(env, params, seed)
+    if name == 'distracted': return Distracted(env, params, seed, **lapse)
     return RuleDriver(env, params, seed)
 
 # %% ../nbs/02a_experts.ipynb #c026
@@ -268,14 +299,15 @@ def episode_stats(task: str, policy: str = 'expert', seed: int = 0, render: bool
     env.unwrapped.render_bev = render
     pol = make_policy(policy, env, seed=seed)
     obs, info = env.reset(seed=seed); pol.reset(seed=seed)
-    ret = cost = 0.0; steps = ool = 0
+    ret = cost = 0.0; steps = ool = cost_steps = 0
     while True:
         obs, r, term, trunc, info = env.step(pol.act(obs, info))
-        ret += r; cost += info['cost']; steps += 1; ool += info['out_of_lane']
+        ret += r; cost += info['cost']; steps += 1; ool += info['out_of_lane']; cost_steps += info['cost'] > 0
         if term or trunc: break
     end = 'collision' if info['collision'] else 'arrived' if info['arrived'] else 'off_route' if term else 'timeout'
     return dict(task=task, policy=policy, seed=seed, steps=steps, ret=ret, cost=cost, end=end,
                 arrived=bool(info['arrived']), collision=bool(info['collision']), out_of_lane_share=ool / steps,
+                cost_steps=int(cost_steps),
                 speed=info['travel_distance'] / (steps * env.unwrapped.dt), waypoints=info['waypoints_completed'])
 
 def _stats_job(args):
@@ -300,6 +332,8 @@ def policy_quality(tasks=QUALITY_TASKS, policies=('expert',), episodes: int = 50
     tab = pd.DataFrame({'episodes': g.size(), 'arrive_rate': g.arrived.mean(), 'collision_rate': g.collision.mean(),
                         'off_route_rate': g.end.apply(lambda e: (e == 'off_route').mean()),
                         'timeout_rate': g.end.apply(lambda e: (e == 'timeout').mean()),
-                        'out_of_lane_steps': g.out_of_lane_share.mean(), 'return': g.ret.mean(), 'cost': g.cost.mean(),
+                        'out_of_lane_steps': g.out_of_lane_share.mean(),
+                        'cost_step_share': g.cost_steps.sum() / g.steps.sum(),   # of all steps: as a dataset counts them
+                        'return': g.ret.mean(), 'cost': g.cost.mean(),
                         'avg_speed': g.speed.mean(), 'steps': g.steps.mean()}).round(3)
     return tab, df

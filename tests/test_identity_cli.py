@@ -69,6 +69,8 @@ def test_sweep_runs_past_a_failed_cell(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr()
     assert 'table1/smoke/four_lane/dreamerv3/seed0: RuntimeError: wm diverged: loss is nan' in out.err
     assert '| vlsafe | 1 |' in out.out and (res / 'table1' / 'smoke' / 'four_lane' / 'vlsafe' / 'seed0' / 'metrics.json').exists()
+    rec = json.loads((res / 'table1' / 'smoke' / 'failures.json').read_text())
+    assert rec == [{'cell': 'table1/smoke/four_lane/dreamerv3/seed0', 'error': 'RuntimeError: wm diverged: loss is nan', 'notebook': ''}]
     (res / 'table1' / 'smoke' / 'four_lane' / 'vlsafe' / 'seed0' / 'metrics.json').unlink()
     with pytest.raises(RuntimeError, match='wm diverged'): _main(*args, '--fail-fast')
     assert not (res / 'table1' / 'smoke' / 'four_lane' / 'vlsafe' / 'seed0' / 'metrics.json').exists()

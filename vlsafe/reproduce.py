@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 import numpy as np, pandas as pd
 from .config import Config, get_config, stable_hash, ConfigError, TASKS
-from .store import Store, atomic_write_text, atomic_path, code_versions, pin_home
+from .store import Store, atomic_write_text, atomic_write_json, atomic_path, code_versions, pin_home
 from .evaluate import result_hash, OFFLINE_BASELINES, ONLINE_BASELINES, ONLINE_ACTION_MODE, REFERENCE_METHODS
 
 # %% auto #0
@@ -284,7 +284,9 @@ def reproduce(experiment: str = 'table1', profile: str = 'small', tasks=None, me
             try: one(c)
             except Exception as e: failed(c, e)
     else: raise ConfigError(f"unknown backend '{backend}'; use 'local' or 'ray'")
-    if not failures: return aggregate(experiment, profile, results, figures, cells=cells)
+    record = Path(results) / experiment / profile / 'failures.json'   # this sweep's failures, kept until a clean one
+    if failures: atomic_write_json(record, failures)
+    else: record.unlink(missing_ok=True); return aggregate(experiment, profile, results, figures, cells=cells)
     try: table = aggregate(experiment, profile, results, figures, cells=cells)
     except FileNotFoundError: table = None   # no cell has finished yet
     raise SweepError(failures, table)

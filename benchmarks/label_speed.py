@@ -13,6 +13,13 @@ A size whose weights do not fit the available memory is reported as such instead
 
     python benchmarks/label_speed.py                                  # all four sizes, fp32 and bf16
     python benchmarks/label_speed.py --models ViT-B-32 --batches 4    # one size
+
+With `--train`, it times instead one BEV-CLIP training step (`vlsafe.vlm.train_step`: preprocessing, forward,
+`ClipLoss`, backward, AdamW) per size at the profile's `vlm.batch_size`, and extrapolates to the profile's
+`vlm.steps`. Besides wall time it records the process CPU time per step: on a shared machine the wall time grows
+with other jobs' load, while CPU time per step is what the step costs on cores of its own. It prints the CPU flags.
+
+    python benchmarks/label_speed.py --train --threads 1 --profile small          # bev-clip-xs, -s, -m, -l
 """
 from __future__ import annotations
 import argparse, json, os, sys, tempfile, time, warnings
@@ -37,6 +44,54 @@ def bev_frames(n: int, size: int, seed: int = 0) -> np.ndarray:
             y, x = rng.integers(0, size - 12, 2); f[i, y:y + 12, x:x + 6] = c
     return f
 
+def cpu_flags() -> str:
+    "The vector-unit flags of this CPU that decide matmul speed (avx2, avx512f, avx512_bf16, amx_bf16)."
+    try: flags = open('/proc/cpuinfo').read().split('flags')[1].split('\n')[0].split()
+    except (OSError, IndexError): return 'unknown'
+    return ' '.join(f for f in ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16') if f in flags) or 'none of avx2/avx512/amx'
+
+def train_speed(a):
+    "Seconds per BEV-CLIP training step (wall and process CPU), extrapolated to the profile's vlm.steps."
+    import open_clip
+    from vlsafe.config import get_config, SAFE_PROMPT, UNSAFE_PROMPT
+    from vlsafe.label import BEV_CLIP_CONFIGS, FramePreprocess, bev_clip_name, register_local_model
+    from vlsafe.vlm import make_optimizer, train_step
+    cfg = get_config(a.profile)
+    B, steps = cfg.vlm.batch_size, cfg.vlm.steps
+    print(f'# vlm train_speed  profile={a.profile} batch={B} steps={steps} threads={a.threads} frame={a.frame}px  '
+          f'cpu flags: {cpu_flags()}  cpus={os.cpu_count()}  loadavg(1,5,15)={os.getloadavg()}  torch={torch.__version__}',
+          flush=True)
+    rows = []
+    for size in a.sizes.split(','):
+        name = bev_clip_name(size); register_local_model(name)
+        torch.manual_seed(0)
+        model = open_clip.create_model(name); tok = open_clip.get_tokenizer(name)
+        pre = FramePreprocess.from_cfg(open_clip.get_model_preprocess_cfg(model))
+        opt, loss = make_optimizer(model, 1e-4, 0.1), open_clip.ClipLoss()
+        frames = torch.from_numpy(bev_frames(B, a.frame))
+        caps = tok(['red car at 6 m/s in its lane. green car 12 m ahead, closing 3 m/s. green car 5 m left.',
+                    SAFE_PROMPT, UNSAFE_PROMPT, 'red car at 3 m/s out of its lane. no car near.'] * (B // 4 + 1))[:B]
+        train_step(model, loss, opt, pre, frames, caps, 1e-4)   # warm-up
+        wall, cpu = [], []
+        for _ in range(a.batches):
+            t0, c0 = time.perf_counter(), time.process_time()
+            train_step(model, loss, opt, pre, frames, caps, 1e-4)
+            wall.append(time.perf_counter() - t0); cpu.append(time.process_time() - c0)
+        n = sum(p.numel() for p in model.parameters())
+        row = dict(model=name, params_M=round(n / 1e6, 3), batch=B, threads=a.threads, wall_s_per_step=round(min(wall), 3),
+                   cpu_s_per_step=round(min(cpu), 3), steps=steps,
+                   cpu_minutes_for_steps=round(min(cpu) * steps / 60, 1), wall_minutes_for_steps=round(min(wall) * steps / 60, 1),
+                   loadavg_1m=round(os.getloadavg()[0], 2))
+        print(row, flush=True); rows.append(row)
+    out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(dict(argv=sys.argv, cpu_flags=cpu_flags(), loadavg_end=os.getloadavg(), rows=rows), indent=1))
+    print(f'\n| model | params (M) | batch | wall s/step | CPU s/step | {steps} steps: CPU min (wall min) |')
+    print('|---|---|---|---|---|---|')
+    for r in rows:
+        print(f"| {r['model']} | {r['params_M']} | {r['batch']} | {r['wall_s_per_step']} | {r['cpu_s_per_step']} | "
+              f"{r['cpu_minutes_for_steps']} ({r['wall_minutes_for_steps']}) |")
+    print(f'\nloadavg at end: {os.getloadavg()}  (machine shared with other jobs: CPU time is the per-core cost)')
+
 def main(argv=None):
     from vlsafe.label import CLIP_PRESETS, ClipScorer, label_dataset, register_tiny_clip
     register_tiny_clip()   # `--models vlsafe-tiny-clip` checks the script in seconds
@@ -52,10 +107,19 @@ def main(argv=None):
     ap.add_argument('--frame', type=int, default=128, help='BEV side in pixels (CarDreamer: 128)')
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--device', default='cpu')
-    ap.add_argument('--out', default='results/label_speed/label_speed.json')
+    ap.add_argument('--out', default=None, help='JSON file (default results/label_speed/label_speed.json, '
+                    'or vlm_train_speed.json with --train)')
+    ap.add_argument('--train', action='store_true', help='time BEV-CLIP training steps instead of labelling')
+    ap.add_argument('--sizes', default='xs,s,m,l', help='BEV-CLIP sizes (with --train)')
+    ap.add_argument('--profile', default='small', help='profile whose vlm.batch_size and vlm.steps are used (with --train)')
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     warnings.filterwarnings('ignore')
+    if a.train:
+        a.out = a.out or 'results/label_speed/vlm_train_speed.json'
+        if a.frame == 128: a.frame = 64   # the small profile's BEV size
+        return train_speed(a)
+    a.out = a.out or 'results/label_speed/label_speed.json'
     import psutil
     bs = ({kv.split('=')[0]: int(kv.split('=')[1]) for kv in a.batch.split(',')} if '=' in a.batch
           else {m: int(a.batch) for m in CLIP_PRESETS})

@@ -120,3 +120,65 @@ def test_ray_labelling_equals_local_and_resumes(tmp_path, monkeypatch):
     a, b = load_labels(local, Store(tmp_path / 'a')), load_labels(lid, part)
     assert sorted(a) == sorted(b) == [0, 1, 2, 3]
     for k in a: np.testing.assert_allclose(a[k], b[k], atol=1e-6)
+
+
+# --- BEV-CLIP: a model trained here goes through the same door as downloaded CLIP weights -------------------------
+
+@pytest.fixture(scope='module')
+def bev_clip(tmp_path_factory):
+    """bev-clip-xs trained for 150 steps on constructed episodes (half end in a crash, drawn in the frames), two of
+    them held out (ids 4: safe, 5: crash, with vlm.seed 3); returns (cfg, store, vlm id, episodes)."""
+    import warnings, torch
+    from vlsafe.vlm import holdout_episodes, toy_episode, train_vlm
+    torch.set_num_threads(1)
+    store = Store(tmp_path_factory.mktemp('vlm'))
+    cfg = get_config('smoke', {'vlm.steps': 150, 'vlm.batch_size': 32, 'vlm.lr': 1e-3, 'vlm.warmup': 5,
+                               'vlm.horizon': 5, 'vlm.holdout': 0.25, 'vlm.seed': 3, 'run.threads': 1,
+                               'label.oracle_horizon': 5})
+    episodes = [toy_episode(i) for i in range(8)]
+    assert holdout_episodes(range(8), 0.25, 3) == [4, 5]
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        vid = train_vlm(cfg, 'dataset-toy', store, progress=False, episodes=episodes)
+    return cfg, store, vid, episodes
+
+
+def test_bev_clip_trains_saves_and_scores_through_clip_scorer(bev_clip):
+    "The smallest size, trained a few steps, is an open_clip checkpoint that ClipScorer loads by `label.checkpoint` alone."
+    import torch
+    from vlsafe.label import make_scorer
+    from vlsafe.vlm import vlm_checkpoint
+    cfg, store, vid, episodes = bev_clip
+    ck = vlm_checkpoint(vid, store)
+    saved = torch.load(ck, weights_only=True)
+    assert saved['model_name'] == 'bev-clip-xs' and saved['provenance']['trained_here'] is True
+    assert saved['provenance']['heldout_episodes'] == [4, 5] and saved['provenance']['dataset'] == 'dataset-toy'
+    # label.model stays at its default: the checkpoint names its model
+    sc = make_scorer(get_config('smoke', {'label.checkpoint': str(ck)}).label)
+    assert isinstance(sc, ClipScorer) and sc.identity['model'] == 'bev-clip-xs' and not sc.identity['random_weights']
+    assert len(sc.identity['checkpoint_sha256']) == 64 and sc.identity['provenance']['vlm'] == vid
+    p = sc.score_frames(episodes[0].bev)
+    assert p.shape == (len(episodes[0].bev),) and ((0 <= p) & (p <= 1)).all()
+
+
+def test_bev_clip_labels_differ_from_oracle_and_random_and_rank_crashes(bev_clip):
+    """Labelling with the trained checkpoint gives labels unlike the oracle's and a random model's; on the held-out
+    episodes the frames before a crash score lower than the safe frames."""
+    import warnings
+    from vlsafe.label import TINY_CLIP
+    from vlsafe.vlm import unsafe_within, vlm_checkpoint
+    cfg, store, vid, episodes = bev_clip
+    def labels(**ov):
+        c = get_config('smoke', {'label.oracle_horizon': 5, **ov})
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            lid = label_dataset(c, 'dataset-toy', store, progress=False, episodes=episodes)
+        return lid, load_labels(lid, store, dataset_id='dataset-toy')
+    lid, p = labels(**{'label.checkpoint': str(vlm_checkpoint(vid, store))})
+    _, p_or = labels(**{'label.scorer': 'oracle'})
+    _, p_rand = labels(**{'label.model': TINY_CLIP, 'label.pretrained': 'random'})
+    assert store.manifest('labels', lid)['scorer']['model'] == 'bev-clip-xs'
+    flat = lambda d: np.concatenate([d[i] for i in sorted(d)])
+    assert np.abs(flat(p) - flat(p_or)).max() > 0.3 and np.abs(flat(p) - flat(p_rand)).max() > 0.3
+    held = np.concatenate([p[4], p[5]]); unsafe = np.concatenate([unsafe_within(episodes[i].infos, 5) for i in (4, 5)])
+    assert unsafe.sum() == 6 and held[~unsafe].mean() - held[unsafe].mean() > 0.3, (held[~unsafe].mean(), held[unsafe].mean())

@@ -16,8 +16,9 @@ BASELINE_NAMES = OFFLINE_BASELINES + ONLINE_BASELINES
 from .store import Store, ArtifactError, pin_home
 
 # %% auto #0
-__all__ = ['BASELINE_NAMES', 'cmd_collect', 'cmd_label', 'cmd_train_wm', 'cmd_train_agent', 'cmd_train_baseline', 'variant_name',
-           'cmd_run', 'cmd_reproduce', 'cmd_aggregate', 'clip_status', 'cmd_smoke', 'cmd_store', 'parser', 'main']
+__all__ = ['BASELINE_NAMES', 'cmd_collect', 'cmd_label', 'cmd_train_vlm', 'cmd_train_wm', 'cmd_train_agent', 'cmd_train_baseline',
+           'variant_name', 'cmd_run', 'cmd_reproduce', 'cmd_aggregate', 'clip_status', 'cmd_smoke', 'cmd_store',
+           'parser', 'main']
 
 # %% ../nbs/08b_cli.ipynb #c003
 def _parse_set(items: list[str]) -> dict:
@@ -57,6 +58,13 @@ def _labels(a, cfg, store, ds):
 def cmd_label(a):
     cfg = _cfg(a, **{'label.scorer': a.scorer}); st = _store(cfg)
     print(_labels(a, cfg, st, _dataset(a, cfg, st)))
+
+def cmd_train_vlm(a):
+    "Train a BEV-CLIP model on the config's dataset (collected if missing); prints its id and its checkpoint file."
+    cfg = _cfg(a, **{'vlm.size': a.size}); st = _store(cfg)
+    from vlsafe.vlm import train_vlm, vlm_checkpoint
+    vid = train_vlm(cfg, _dataset(a, cfg, st), st, progress=cfg.run.progress)
+    print(vid); print(f'label with it: vlsafe label --scorer clip --set label.checkpoint={vlm_checkpoint(vid, st)}')
 
 def cmd_train_wm(a):
     cfg = _cfg(a, **{'label.scorer': a.scorer}); st = _store(cfg)
@@ -177,6 +185,9 @@ def parser() -> argparse.ArgumentParser:
         s.set_defaults(fn=fn); return s
     stage('collect', cmd_collect, 'collect an offline dataset (Minari) with the expert/imperfect policy mix')
     s = stage('label', cmd_label, 'label a dataset with CLIP safety scores (or the oracle)', scorer=True)
+    s.add_argument('--dataset', default=None, help='dataset id (default: the one the config makes)')
+    s = stage('train-vlm', cmd_train_vlm, 'train a BEV-CLIP model (open_clip, from scratch) on BEV frames and captions')
+    s.add_argument('--size', default=None, choices=('xs', 's', 'm', 'l'), help='default: vlm.size of the profile')
     s.add_argument('--dataset', default=None, help='dataset id (default: the one the config makes)')
     s = stage('train-wm', cmd_train_wm, 'train the world model offline', scorer=True)
     s.add_argument('--dataset'); s.add_argument('--labels')

@@ -11,14 +11,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from .config import Config, LabelConfig, ConfigError, SAFE_PROMPT, UNSAFE_PROMPT, hashable, stable_hash
-from .store import Store, ArtifactError, atomic_path, atomic_write_json
+from .store import Store, ArtifactError, atomic_path, atomic_write_bytes, atomic_write_json
 
 # %% auto #0
-__all__ = ['CLIP_PRESETS', 'RANDOM', 'TINY_CLIP', 'TINY_CLIP_CONFIG', 'ORACLE_PARAMS', 'SafetyScorer', 'class_embedding',
-           'clip_safety_prob', 'register_model_config', 'register_tiny_clip', 'WeightsUnavailable', 'hf_offline',
-           'resolve_weights', 'file_sha256', 'FramePreprocess', 'ClipScorer', 'collision_ahead', 'collision_within',
-           'gap_risk', 'oracle_prob', 'OracleScorer', 'OracleFallbackWarning', 'clip_weights_available', 'make_scorer',
-           'ChunkScorer', 'label_dataset', 'load_labels', 'check_labels']
+__all__ = ['CLIP_PRESETS', 'RANDOM', 'TINY_CLIP', 'TINY_CLIP_CONFIG', 'BEV_CLIP_MERGES', 'BEV_CLIP_CONTEXT', 'BEV_CLIP_CONFIGS',
+           'BEV_CLIP_SIZES', 'ORACLE_PARAMS', 'SafetyScorer', 'class_embedding', 'clip_safety_prob',
+           'register_model_config', 'register_tiny_clip', 'bev_clip_name', 'bev_clip_bpe', 'register_local_model',
+           'WeightsUnavailable', 'hf_offline', 'resolve_weights', 'checkpoint_meta', 'file_sha256', 'FramePreprocess',
+           'ClipScorer', 'collision_ahead', 'collision_within', 'gap_risk', 'oracle_prob', 'OracleScorer',
+           'OracleFallbackWarning', 'clip_weights_available', 'make_scorer', 'ChunkScorer', 'label_dataset',
+           'load_labels', 'check_labels']
 
 # %% ../nbs/03_label.ipynb #c006
 @runtime_checkable
@@ -64,17 +66,64 @@ TINY_CLIP_CONFIG = {
     'text_cfg': {'context_length': 77, 'vocab_size': 49408, 'width': 64, 'heads': 2, 'layers': 2},
 }
 
+def _config_dir() -> Path: return Path(tempfile.gettempdir()) / f'vlsafe-open_clip-configs-{os.getuid()}'
+
 def register_model_config(name: str, cfg: dict) -> str:
     "Register an open_clip model config under `name` (written as JSON to a per-user temp folder, then `add_model_config`)."
     import open_clip
     from open_clip.factory import get_model_config
     if get_model_config(name) == cfg: return name
-    d = Path(tempfile.gettempdir()) / f'vlsafe-open_clip-configs-{os.getuid()}'
+    d = _config_dir()
     atomic_write_json(d / f'{name}.json', cfg)
     open_clip.add_model_config(d / f'{name}.json')
     return name
 
 def register_tiny_clip() -> str: return register_model_config(TINY_CLIP, TINY_CLIP_CONFIG)
+
+BEV_CLIP_MERGES = 2048   # BPE merges kept: CLIP's 2,048 most frequent (vocabulary 256 bytes x 2 + merges + 2 markers)
+BEV_CLIP_CONTEXT = 32    # text tokens; the paper's unsafe prompt is exactly 32 with this vocabulary
+
+def _bev_text(width: int, heads: int, layers: int) -> dict:
+    return {'context_length': BEV_CLIP_CONTEXT, 'vocab_size': 2 * 256 + BEV_CLIP_MERGES + 2,
+            'width': width, 'heads': heads, 'layers': layers}
+
+def _bev_vision(image_size: int, patch_size: int, width: int, layers: int) -> dict:
+    return {'image_size': image_size, 'patch_size': patch_size, 'width': width, 'layers': layers,
+            'head_width': 32 if width < 128 else 64}
+
+BEV_CLIP_CONFIGS = {   # open_clip model name -> config; trained from scratch on BEV frames by vlsafe.vlm
+    'bev-clip-xs': {'embed_dim': 64, 'vision_cfg': _bev_vision(32, 8, 64, 2), 'text_cfg': _bev_text(64, 2, 2)},
+    'bev-clip-s': {'embed_dim': 128, 'vision_cfg': _bev_vision(64, 16, 128, 4), 'text_cfg': _bev_text(128, 2, 3)},
+    'bev-clip-m': {'embed_dim': 256, 'vision_cfg': _bev_vision(64, 16, 256, 6), 'text_cfg': _bev_text(192, 3, 4)},
+    'bev-clip-l': {'embed_dim': 384, 'vision_cfg': _bev_vision(64, 16, 384, 8), 'text_cfg': _bev_text(256, 4, 6)},
+}
+BEV_CLIP_SIZES = tuple(n.removeprefix('bev-clip-') for n in BEV_CLIP_CONFIGS)   # ('xs', 's', 'm', 'l')
+
+def bev_clip_name(size: str) -> str:
+    "'s' -> 'bev-clip-s' (the open_clip model name); a wrong size is refused with the choices."
+    if size not in BEV_CLIP_SIZES: raise ConfigError(f"vlm.size = {size!r}; choose one of {list(BEV_CLIP_SIZES)}")
+    return f'bev-clip-{size}'
+
+def bev_clip_bpe(merges: int = BEV_CLIP_MERGES) -> Path:
+    "CLIP's BPE merges file cut to its `merges` most frequent merges (written once per user to the temp folder)."
+    import gzip
+    from open_clip.tokenizer import default_bpe
+    p = _config_dir() / f'bpe_simple_vocab_{merges}.txt.gz'
+    if not p.exists():
+        lines = gzip.open(default_bpe()).read().decode('utf-8').split('\n')
+        # line 0 is a header; no trailing newline, which open_clip would read as one more (empty) merge
+        atomic_write_bytes(p, gzip.compress('\n'.join(lines[:merges + 1]).encode(), mtime=0))
+    return p
+
+def register_local_model(name: str) -> bool:
+    "Register `name` with open_clip if it is one of vlsafe's own configs (the tiny test model, BEV-CLIP); True if so."
+    if name == TINY_CLIP: register_tiny_clip(); return True
+    if name not in BEV_CLIP_CONFIGS: return False
+    cfg = json.loads(json.dumps(BEV_CLIP_CONFIGS[name]))
+    cfg['text_cfg']['tokenizer_kwargs'] = {'bpe_path': str(bev_clip_bpe())}   # open_clip.get_tokenizer reads it
+    register_model_config(name, cfg)
+    return True
+
 
 # %% ../nbs/03_label.ipynb #c014
 class WeightsUnavailable(FileNotFoundError):
@@ -128,7 +177,7 @@ def resolve_weights(model: str, pretrained: str = '', checkpoint: str = '', allo
     "Where the weights come from: {'source': 'checkpoint'|'pretrained'|'random', 'path', 'tag_cfg'}; or `WeightsUnavailable`."
     import open_clip
     from open_clip.pretrained import get_pretrained_cfg, list_pretrained_tags_by_model
-    if model == TINY_CLIP: register_tiny_clip()
+    register_local_model(model)
     if model not in open_clip.list_models():
         raise ConfigError(f"label.model = {model!r} is not an open_clip model name; presets: "
                           f"{ {k: v[0] for k, v in CLIP_PRESETS.items()} }, all: open_clip.list_models()")
@@ -161,6 +210,14 @@ def resolve_weights(model: str, pretrained: str = '', checkpoint: str = '', allo
         raise WeightsUnavailable(f"CLIP weights for {model} / {pretrained} are not on this machine and "
                                  f"label.allow_download is false. " + _how_to_fix(model, pretrained))
     return dict(source='pretrained', path=str(path), tag_cfg=tag_cfg)
+
+def checkpoint_meta(path) -> dict:
+    """What a checkpoint file says about itself: `model_name` and `provenance`, which `vlsafe.vlm` saves beside the
+    `state_dict` (open_clip's own checkpoint layout, which `open_clip.load_checkpoint` reads); {} for a bare state dict."""
+    try: ck = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+    except Exception: return {}
+    if not isinstance(ck, dict) or 'state_dict' not in ck: return {}
+    return {k: ck[k] for k in ('model_name', 'provenance') if k in ck}
 
 def file_sha256(path, bufsize: int = 1 << 22) -> str:
     h = hashlib.sha256()
@@ -230,6 +287,15 @@ class ClipScorer:
         if dtype == 'fp16' and torch.device(device).type == 'cpu':
             raise ConfigError("label.dtype = 'fp16' needs a GPU (CPU half-precision matmuls are very slow); "
                               "use 'bf16' or 'fp32' on CPU")
+        # a checkpoint that records its model (a BEV-CLIP from vlsafe.vlm) decides the model: `--set
+        # label.checkpoint=<file>` alone is enough, and a file can never be built into another architecture
+        meta = checkpoint_meta(checkpoint) if checkpoint and os.path.isfile(os.path.expanduser(checkpoint)) else {}
+        if meta.get('model_name') and meta['model_name'] != model:
+            if model in BEV_CLIP_CONFIGS or model == TINY_CLIP:
+                warnings.warn(f"label.model = {model!r}, but {checkpoint} holds a {meta['model_name']} model: "
+                              f"using {meta['model_name']}")
+            model = meta['model_name']
+        self.provenance = meta.get('provenance')
         self.model_name, self.pretrained, self.checkpoint = model, pretrained, checkpoint
         self.safe_prompts, self.unsafe_prompts = list(safe_prompts), list(unsafe_prompts)
         self.device, self.dtype, self.batch_size = torch.device(device), dtype, int(batch_size)
@@ -261,12 +327,14 @@ class ClipScorer:
 
     @property
     def identity(self) -> dict:
-        return dict(kind='clip', model=self.model_name, pretrained=self.pretrained if not self._sha else '',
+        d = dict(kind='clip', model=self.model_name, pretrained=self.pretrained if not self._sha else '',
                     weights=self.weights['source'], random_weights=self.random_weights,
                     checkpoint=os.path.basename(self.checkpoint) if self._sha else '', checkpoint_sha256=self._sha or '',
                     seed=self.seed if self.random_weights else None, quick_gelu=self.quick_gelu,
                     safe_prompts=self.safe_prompts, unsafe_prompts=self.unsafe_prompts, dtype=self.dtype,
                     formula='softmax(logit_scale * [cos_safe, cos_unsafe])[0]; prompt ensembles: mean of unit embeddings')
+        if self.provenance: d['provenance'] = self.provenance   # e.g. trained here: vlm id, dataset, size, parameters
+        return d
 
     def load(self):
         "Build the model, embed the prompts once, keep only the image tower."

@@ -17,7 +17,7 @@ __all__ = ['METRICS', 'LABELS', 'REFERENCE_METHODS', 'OFFLINE_BASELINES', 'ONLIN
            'summarize', 'Policy', 'rollout', 'collection_seeds', 'scenario_seeds', 'make_eval_env', 'evaluate_policy',
            'noop_action', 'ConstantPolicy', 'behaviour_choice', 'BehaviourPolicy', 'reference_policy',
            'evaluate_reference', 'save_gif', 'scorer_fields', 'result_stages', 'expected_label_source', 'result_hash',
-           'write_run', 'run_reference']
+           'write_run', 'run_reference', 'identical_runs']
 
 # %% ../nbs/07_evaluate.ipynb #c005
 METRICS = ('return', 'cost', 'avg_speed', 'waypoints_completed', 'travel_distance', 'arrive_rate',
@@ -312,3 +312,16 @@ def run_reference(cfg: Config, method: str, out_dir, force: bool = False, progre
     episodes, frames = evaluate_reference(cfg, method, progress=progress)
     mix = {'policy_mix': cfg.data.policy_mix, 'epsilon': cfg.data.epsilon} if method == 'behaviour' else {}
     return write_run(out, cfg, episodes, {}, None, time.time() - t0, method, frames, extra=dict(reference=True, **mix))
+
+# %% ../nbs/07_evaluate.ipynb #i001
+def identical_runs(runs: dict[str, pd.DataFrame], cols=('steps', 'return', 'cost', 'waypoints_completed')) -> list[tuple[str, str]]:
+    "Pairs of runs (name -> episodes) whose rows agree in `cols` on every shared scenario seed."
+    key = {n: e.set_index('seed')[list(cols)].sort_index() for n, e in runs.items()}
+    names, out = sorted(key), []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            common = key[a].index.intersection(key[b].index)
+            if len(common) and np.allclose(key[a].loc[common].to_numpy(float), key[b].loc[common].to_numpy(float),
+                                           rtol=0, atol=1e-9):
+                out.append((a, b))
+    return out

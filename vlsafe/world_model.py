@@ -566,10 +566,12 @@ def _episode_heads(wm: WorldModel, ep, k: int) -> dict:
     ahead = torch.arange(T1, device=A.device)[:, None] + torch.arange(k, device=A.device)[None]     # (T1, k)
     acts = torch.cat([A, A.new_zeros(k, A.shape[-1])])[ahead]                   # a_t … a_{t+k-1} from each t
     imag = wm.rssm.imagine({n: v[0] for n, v in post.items()}, acts, sample=False)
-    c_imag = wm.cost(wm.feat(imag)).mean() * (ahead + 1 < T1)                     # steps past the end count 0
+    # the largest cost expected at t … t+k: a max, not a sum, so that frames near an episode's end (fewer steps
+    # left to imagine; every collision ends its episode) are not scored lower for that alone
+    c_imag = wm.cost(wm.feat(imag)).mean().masked_fill(ahead + 1 >= T1, -math.inf)
     c_post = wm.cost(fpost).mean()
     out = dict(reward_post=wm.reward(fpost).mean(), reward_prior=wm.reward(fprior).mean(), cost_post=c_post,
-               cost_ahead=c_post + c_imag.sum(-1), p=wm.safety(fpost).mean())
+               cost_ahead=torch.maximum(c_post, c_imag.max(-1).values), p=wm.safety(fpost).mean())
     return {n: v.float().cpu().numpy() for n, v in out.items()}
 
 @torch.no_grad()
@@ -603,7 +605,7 @@ def wm_quality(wm: WorldModel, episodes, labels: dict | None = None, k: int = 10
     """Scores of `wm` on `episodes` (held out of its training; `vlsafe.data.Episode`s with a `collision` info, in
     memory or lazy from `vlsafe.data.Frames.episode`) and their safety `labels` ({episode id: p per frame},
     optional): see the text above for each key."""
-    from vlsafe.label import collision_within
+    from vlsafe.label import collision_ahead, collision_within
     if not episodes: raise ValueError("wm_quality needs at least one episode; hold some out with wm.holdout > 0")
     miss = [e.id for e in episodes if 'collision' not in e.infos]
     if miss: raise KeyError(f"episodes {miss[:5]} have no 'collision' info: wm_quality needs the dataset's infos")
@@ -623,6 +625,8 @@ def wm_quality(wm: WorldModel, episodes, labels: dict | None = None, k: int = 10
     out['reward_pearson'], out['reward_r2'] = _fit_scores(cat('reward_post')[notfirst], rew[notfirst])
     out['reward_pearson_one_step'], out['reward_r2_one_step'] = _fit_scores(cat('reward_prior')[notfirst], rew[notfirst])
     out['cost_auroc'], out['cost_auroc_posterior'] = auroc(cat('cost_ahead'), hit), auroc(cat('cost_post'), hit)
+    any_cost = np.concatenate([collision_ahead(np.r_[0, e.costs] > 0, k) > 0 for e in episodes])
+    out['cost_ahead_frames'], out['cost_auroc_any_cost'] = int(any_cost.sum()), auroc(cat('cost_ahead'), any_cost)
     p_hat = cat('p')
     out['safety_auroc'] = auroc(1 - p_hat, hit)
     cal_outcome = calibration(p_hat, ~hit)
@@ -699,7 +703,7 @@ def plot_quality(q: dict, title: str = ''):
     ax.set_title(f"safety head reliability, {q['frames']} frames", fontsize=9)
     ax = axs[2]
     names = ['reward_pearson', 'reward_r2', 'reward_pearson_one_step', 'reward_r2_one_step', 'cost_auroc',
-             'cost_auroc_posterior', 'safety_auroc', 'label_auroc']
+             'cost_auroc_posterior', 'cost_auroc_any_cost', 'safety_auroc', 'label_auroc']
     names = [n for n in names if n in q]
     vals = [np.nan if q[n] is None else q[n] for n in names]
     ax.bar(range(len(names)), vals, color=['C0' if n.startswith('reward') else 'C3' for n in names])

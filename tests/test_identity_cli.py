@@ -110,7 +110,7 @@ def test_clip_presets_defined_once():
     assert 'CLIP_PRESETS = ' not in src
 
 
-@pytest.mark.parametrize('experiment, rows', [('beta', 9), ('generalization', 40), ('data_size', 9)])
+@pytest.mark.parametrize('experiment, rows', [('beta', 9), ('generalization', 52), ('data_size', 9)])
 def test_experiments_beyond_table1_run_from_the_cli(experiment, rows, tmp_path, monkeypatch, capsys):
     "`vlsafe reproduce --experiment NAME` plans, runs (training stubbed here) and aggregates each experiment."
     import vlsafe.reproduce as rp
@@ -118,7 +118,7 @@ def test_experiments_beyond_table1_run_from_the_cli(experiment, rows, tmp_path, 
     seen = []
     def fake(cfg, method, out, **kw):
         seen.append((method, Path(out).parent.name, cfg.eval.traffic_density, cfg.agent.beta1, cfg.data.episodes))
-        return write_run(out, cfg, _episodes(), {}, None if method == 'bc' else {'kind': 'oracle'}, 0.0, method)
+        return write_run(out, cfg, _episodes(), {}, {'kind': 'oracle'} if method in rp.WM_METHODS else None, 0.0, method)
     monkeypatch.setattr(rp, 'run_cell', fake)
     res = tmp_path / 'results'
     assert _main('--home', str(tmp_path / 'store'), 'reproduce', '--experiment', experiment, '--profile', 'smoke',

@@ -149,11 +149,11 @@ def clip_status(profile: str = 'smoke') -> str:
             f'--set label.checkpoint=/path/to/open_clip_weights.bin (or allow the download) to label with CLIP.')
 
 def cmd_smoke(a):
-    "The main job on a fresh machine: the smoke profile of Table I, every method (four world-model agents, six baselines) on four_lane."
-    from vlsafe.reproduce import METHODS
+    "The main job on a fresh machine: the smoke profile of Table I, every method (four world-model agents, six baselines) and the three reference rows on four_lane."
+    from vlsafe.reproduce import METHODS, REFERENCE_METHODS
     print(clip_status('smoke'), flush=True)
     t0 = time.time()
-    _sweep(a, 'table1', 'smoke', tasks=('four_lane',), methods=METHODS, seeds=(0,), scorer='clip',
+    _sweep(a, 'table1', 'smoke', tasks=('four_lane',), methods=METHODS + REFERENCE_METHODS, seeds=(0,), scorer='clip',
            papermill=not a.no_papermill, progress=not a.quiet,
            rebuild_missing=True)   # committed results alone must not stand in for running the pipeline here
     print(f'smoke finished in {time.time() - t0:.0f} s')

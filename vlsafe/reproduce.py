@@ -150,14 +150,14 @@ def _data_share(frac: float):
     return lambda profile, ov: {'data.episodes': max(1, round(frac * get_config(profile, ov).data.episodes))}
 
 SWEEPS: dict[str, dict[str, Any]] = {
-    'table1': dict(notebook='table1', tasks=PAPER_TASKS, methods=METHODS, seeds=(0, 1, 2)),
+    'table1': dict(notebook='table1', tasks=PAPER_TASKS, methods=METHODS, seeds=(0, 1, 2), references=True),
     'ablation_nc': dict(notebook='table1', tasks=PAPER_TASKS, methods=('vlsafe', 'vlsafe_nc'), seeds=(0, 1, 2)),
     'clip_scaling': dict(notebook='table1', tasks=('four_lane',), methods=('vlsafe',), seeds=(0, 1, 2),
                          variants={k: {'label.model': m, 'label.pretrained': t, 'label.fallback_to_oracle': False}
                                    for k, (m, t) in CLIP_PRESETS.items()}),
     # trained as in table1 (eval.* enters no artifact id, so the policies are table1's), scored in denser or
     # sparser traffic than they were trained in
-    'generalization': dict(notebook='table1', tasks=('four_lane',), methods=METHODS, seeds=(0, 1, 2),
+    'generalization': dict(notebook='table1', tasks=('four_lane',), methods=METHODS, seeds=(0, 1, 2), references=True,
                            variants={f'density{d:g}': {'eval.traffic_density': d} for d in DENSITIES}),
     'beta': dict(notebook='table1', tasks=('four_lane',), methods=('vlsafe',), seeds=(0, 1, 2),
                  variants={f'b1-{b1:g}_b2-{b2:g}': {'agent.beta1': b1, 'agent.beta2': b2} for b1 in BETAS for b2 in BETAS}),
@@ -167,20 +167,26 @@ SWEEPS: dict[str, dict[str, Any]] = {
 
 def plan(experiment: str, profile: str, tasks=None, methods=None, seeds=None, scorer: str = 'clip',
          overrides: dict | None = None) -> list[dict]:
-    "The cells of an experiment as papermill parameter dicts; `overrides` apply to every cell (a variant's win)."
+    """The cells of an experiment as papermill parameter dicts; `overrides` apply to every cell (a variant's win).
+    An experiment with `references` also gets the reference rows (expert, behaviour mixture, do-nothing) once per
+    task and variant, at its first seed: they train nothing, so one run stands for every seed. Naming `methods`
+    plans exactly those (a reference row among them at the first seed)."""
     if experiment not in SWEEPS: raise ConfigError(f"unknown experiment '{experiment}'; choose one of {list(SWEEPS)}")
     sw = SWEEPS[experiment]
+    seeds = [int(s) for s in (seeds or sw['seeds'])]
+    names = list(methods or sw['methods']) + (list(REFERENCE_METHODS) if sw.get('references') and not methods else [])
     cells = []
     for task in tasks or sw['tasks']:
         if task not in TASKS: raise ConfigError(f"unknown task '{task}'; choose from {list(TASKS)}")
-        for method in methods or sw['methods']:
-            for seed in seeds or sw['seeds']:
+        for method in names:
+            for seed in (seeds[:1] if method in REFERENCE_METHODS else seeds):
                 for variant, ov in (sw.get('variants') or {'': {}}).items():
                     if callable(ov): ov = ov(profile, overrides or {})   # a variant relative to the profile
-                    cells.append(dict(task=task, method=method, seed=int(seed), profile=profile, scorer=scorer,
+                    cells.append(dict(task=task, method=method, seed=seed, profile=profile, scorer=scorer,
                                       variant=variant, overrides=json.dumps({**(overrides or {}), **ov}),
                                       experiment=experiment))
     return cells
+
 
 # %% ../nbs/08_reproduce.ipynb #c015
 def experiments_dir() -> Path:

@@ -37,7 +37,9 @@ def test_reproduce_on_ray_runs_cells_as_ray_tasks(tmp_path, capsys, monkeypatch)
     results, figures, home = tmp_path / 'results', tmp_path / 'figures', tmp_path / 'store'
     ov = {**TINY, 'eval.episodes': 1, 'run.home': str(home), 'run.progress': False, 'run.threads': 1}
     monkeypatch.setenv('VLSAFE_RAY_CPUS', '1')   # one CPU per cell: both cells are scheduled at once
-    ray.init(num_cpus=2, log_to_driver=False)
+    try: ray.init(num_cpus=2, log_to_driver=False, include_dashboard=False)
+    except Exception as e:   # Ray's own start-up (30 s, fixed in Ray) can time out on an overloaded machine
+        pytest.skip(f'a local Ray node did not start here: {e}')
     try:
         table = reproduce('table1', 'smoke', tasks=('four_lane',), methods=('vlsafe', 'dreamerv3'), seeds=(0,),
                           scorer='oracle', results=results, figures=figures, backend='ray', papermill=False,

@@ -22,11 +22,11 @@ def test_run_with_set_goes_to_a_variant_folder(tmp_path, monkeypatch):
                         {'metrics': {'return': {'mean': 1.0}}})
     res = str(tmp_path / 'results')
     assert _main('run', '--set', 'agent.beta1=1.5', '--results', res, '--quiet') == 0
-    assert _main('run', '--set', 'agent.beta1=1.5', '--set', 'run.threads=1', '--results', res, '--quiet') == 0
+    assert _main('run', '--set', 'agent.beta1=1.50', '--set', 'run.threads=1', '--results', res, '--quiet') == 0
     assert _main('run', '--set', 'agent.beta1=1.0', '--variant', 'b1', '--results', res, '--quiet') == 0
     assert _main('run', '--results', res, '--quiet') == 0
     names = [p.parent.name for p in seen]
-    assert names[0].startswith('vlsafe@set-') and names[1] == names[0]   # run-only keys do not make a variant
+    assert names[0].startswith('vlsafe@set-') and names[1] == names[0]   # same values, run-only keys aside: one folder
     assert names[2:] == ['vlsafe@b1', 'vlsafe'] and all(p.name == 'seed0' for p in seen)
 
 

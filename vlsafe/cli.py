@@ -92,21 +92,26 @@ def cmd_train_baseline(a):
     ds = _dataset(a, cfg, st) if a.method in OFFLINE else None
     print(train_baseline(cfg, a.method, ds, st, progress=cfg.run.progress))
 
-def variant_name(overrides: dict, variant: str | None = None) -> str:
+def variant_name(overrides: dict, variant: str | None = None, cfg=None) -> str:
     """The results folder suffix of an ad-hoc run: `--variant`, else `set-<hash of the overrides>` (run-only keys
-    aside); '' for a run with neither, which alone may use the canonical cell folder of the sweep."""
+    aside; with `cfg`, each value as the config read it, so `1.5` and `1.50` name one folder); '' for a run with
+    neither, which alone may use the canonical cell folder of the sweep."""
     if variant: return variant
-    ov = {k: v for k, v in overrides.items() if not k.startswith('run.')}
+    def typed(k, v):
+        x = cfg
+        for part in k.split('.'): x = x.get(part, v) if isinstance(x, dict) else getattr(x, part, v)
+        return x
+    ov = {k: typed(k, v) if cfg is not None else v for k, v in overrides.items() if not k.startswith('run.')}
     return f'set-{stable_hash(ov, 8)}' if ov else ''
 
 def cmd_run(a):
     "One cell; with --set (or --variant) its results go to `<method>@<variant>`, never into the sweep's own cell folder."
     from vlsafe.reproduce import cell_config, run_cell, run_dir
     ov = _parse_set(a.set)
-    variant = variant_name(ov, a.variant)
     if a.home: ov['run.home'] = a.home
     cfg = cell_config(a.profile, a.task, a.method, a.seed, a.scorer, a.episodes, ov)
     check_device(cfg.run.device)
+    variant = variant_name(ov, a.variant, cfg)
     out = run_dir(a.results, 'table1', cfg, a.method, variant)
     m = run_cell(cfg, a.method, out, progress=not a.quiet, force=a.force)
     print(json.dumps({k: v['mean'] for k, v in m['metrics'].items()}, indent=1)); print(f'results: {out}')

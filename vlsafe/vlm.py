@@ -17,7 +17,7 @@ from .label import (BEV_CLIP_CONFIGS, ClipScorer, FramePreprocess, bev_clip_name
 # %% auto #0
 __all__ = ['LANE_WORDS', 'SECTORS', 'NEAR_CAPTION_M', 'MAX_CARS', 'direction', 'closing_speed', 'caption_frame', 'unsafe_within',
            'frame_captions', 'holdout_episodes', 'PairSampler', 'toy_episode', 'lr_at', 'make_optimizer', 'train_step',
-           'vlm_id', 'train_vlm', 'vlm_checkpoint']
+           'vlm_id', 'train_vlm', 'vlm_checkpoint', 'bev_clip_label_overrides']
 
 # %% ../nbs/03a_vlm.ipynb #v006
 LANE_WORDS = ((0.5, 'in its lane'), (1.0, 'drifting in its lane'), (3.0, 'out of its lane'), (math.inf, 'off the road'))
@@ -259,4 +259,11 @@ def train_vlm(cfg: Config, dataset_id: str, store: Store | None = None, progress
 def vlm_checkpoint(vid: str, store: Store | None = None) -> Path:
     "The open_clip checkpoint file of a trained BEV-CLIP: set `label.checkpoint` to it."
     return (store or Store()).require('vlm', vid) / 'open_clip_model.pt'
+
+def bev_clip_label_overrides(cfg: Config, dataset_id: str, store: Store | None = None, progress: bool = True) -> dict:
+    """Config overrides that label with BEV-CLIP `cfg.vlm.size` trained on `dataset_id` (trained first if missing):
+    what a sweep cell of the CLIP-scaling ablation sets before labelling, e.g. `get_config(profile, {**ov, **these})`."""
+    vid = train_vlm(cfg, dataset_id, store, progress)
+    return {'label.scorer': 'clip', 'label.model': bev_clip_name(cfg.vlm.size), 'label.pretrained': '',
+            'label.checkpoint': str(vlm_checkpoint(vid, store))}
 

@@ -14,6 +14,7 @@ OpenMP spin-waiting).
 
     python benchmarks/agent_speed.py                       # both configs, objective vlsafe
     python benchmarks/agent_speed.py --configs tiny --objective dreamerv3 --repeats 5
+    python benchmarks/agent_speed.py --configs tiny --objective vlsafe,fosp --behaviour-samples 1,4 --threads 1
 """
 from __future__ import annotations
 import argparse, json, os, resource, statistics, sys, time
@@ -35,7 +36,13 @@ def timed(fn, repeats: int) -> tuple[list[float], list[float]]:
         wall.append(time.perf_counter() - t0); cpu.append(time.process_time() - c0)
     return wall, cpu
 
-def bench(name: str, objective: str, repeats: int, horizon: int) -> dict:
+def cpu_flags() -> list[str]:
+    "The matrix-relevant CPU flags (avx2, avx512f, avx512_bf16, amx_bf16) of this machine."
+    try: flags = set(Path('/proc/cpuinfo').read_text().split())
+    except OSError: return []
+    return sorted(flags & {'avx2', 'avx512f', 'avx512_bf16', 'amx_bf16'})
+
+def bench(name: str, objective: str, repeats: int, horizon: int, behaviour_samples: int = 1) -> dict:
     from vlsafe.config import WorldModelConfig, AgentConfig
     from vlsafe.world_model import WorldModel, synthetic_batch
     from vlsafe.agent import Agent, imagine, flatten_states
@@ -44,7 +51,8 @@ def bench(name: str, objective: str, repeats: int, horizon: int) -> dict:
     torch.manual_seed(0)
     wm = WorldModel(wcfg, 15)
     opt = wm.make_optimizer()
-    agent = Agent.for_world_model(AgentConfig(objective=objective, horizon=horizon), wm, wm.spec)
+    agent = Agent.for_world_model(AgentConfig(objective=objective, horizon=horizon, behaviour_samples=behaviour_samples),
+                                  wm, wm.spec)
     batch = synthetic_batch(B=wcfg.batch_size, L=wcfg.batch_length, size=64, seed=0)
     data = wm.preprocess(batch)
     state = {}
@@ -62,7 +70,8 @@ def bench(name: str, objective: str, repeats: int, horizon: int) -> dict:
         imagine(wm, agent.actor, flatten_states(state['post']), horizon)
 
     full_update()                                       # warm-up (allocator, first-call costs) and a first `post`
-    row = dict(config=name, objective=objective, horizon=horizon, threads=torch.get_num_threads(),
+    row = dict(config=name, objective=objective, behaviour_samples=behaviour_samples, horizon=horizon,
+               threads=torch.get_num_threads(), cpu_flags=cpu_flags(),
                loadavg_before=[round(x, 2) for x in os.getloadavg()])
     for key, fn in [('wm_update_s', wm_update), ('agent_update_s', agent_update), ('imagine_s', imagination),
                     ('full_update_s', full_update)]:
@@ -77,25 +86,32 @@ def bench(name: str, objective: str, repeats: int, horizon: int) -> dict:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--configs', default='paper,tiny')
-    ap.add_argument('--objective', default='vlsafe')
+    ap.add_argument('--objective', default='vlsafe', help='one objective, or several separated by commas')
+    ap.add_argument('--behaviour-samples', default='', help="agent.behaviour_samples, or several separated by commas "
+                                                           "(default: AgentConfig's)")
     ap.add_argument('--horizon', type=int, default=15)
     ap.add_argument('--repeats', type=int, default=3)
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--out', default='results/agent_speed/agent_speed.json')
     a = ap.parse_args(argv)
+    from vlsafe.config import AgentConfig
+    a.behaviour_samples = a.behaviour_samples or str(AgentConfig().behaviour_samples)
     torch.set_num_threads(a.threads)
     print(f'# agent_speed threads={a.threads} cpus={os.cpu_count()} torch={torch.__version__} '
-          f'loadavg(1,5,15)={os.getloadavg()}  (2-core machine shared with other jobs)', flush=True)
-    rows = []
+          f'loadavg(1,5,15)={os.getloadavg()} cpu_flags={cpu_flags()}  (2-core machine shared with other jobs)', flush=True)
+    rows, out = [], Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     for name in a.configs.split(','):
-        row = bench(name, a.objective, a.repeats, a.horizon); rows.append(row); print(row, flush=True)
-    out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(dict(argv=sys.argv, rows=rows), indent=1))
-    print('\n| config | objective | threads | WM update (s) | agent update (s) | of which imagination (s) | full update (s) | '
-          'full update CPU (s) | target (s) | load avg (1 min) |')
-    print('|---|---|---|---|---|---|---|---|---|---|')
+        for objective in a.objective.split(','):
+            for k in a.behaviour_samples.split(','):
+                row = bench(name, objective, a.repeats, a.horizon, int(k)); rows.append(row); print(row, flush=True)
+                tmp = out.with_suffix('.tmp')      # after every row: a run cut short keeps what it measured
+                tmp.write_text(json.dumps(dict(argv=sys.argv, rows=rows), indent=1)); os.replace(tmp, out)
+    print('\n| config | objective | K | threads | WM update (s) | agent update (s) | of which imagination (s) | '
+          'full update (s) | full update CPU (s) | target (s) | load avg (1 min) |')
+    print('|---|---|---|---|---|---|---|---|---|---|---|')
     for r in rows:
-        print(f"| {r['config']} | {r['objective']} | {r['threads']} | {r['wm_update_s']:.3f} | {r['agent_update_s']:.3f} | "
+        print(f"| {r['config']} | {r['objective']} | {r['behaviour_samples']} | {r['threads']} | {r['wm_update_s']:.3f} | {r['agent_update_s']:.3f} | "
               f"{r['imagine_s']:.3f} | {r['full_update_s']:.3f} | {r['full_update_cpu_s']:.3f} | ≤ {r['target_full_s']} | "
               f"{r['loadavg_after'][0]} |")
 

@@ -720,7 +720,8 @@ def plot_weight_diagnostics(logs: dict[str, dict], path=None, title: str = ''):
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(2, 4, figsize=(18, 7.5), constrained_layout=True)
     bands = (('w', 'w (log scale)', True), ('adv_r', 'Â_r (normalised)', False), ('adv_c', 'Â_c (normalised)', False),
-             ('mix', 'mixing variable (p̂, 1 − P or indicator)', False))
+             ('mix', 'mixing var. (p̂, 1 − P, 1[V_c ≤ d])', False))
+    roll = lambda x: np.convolve(np.nan_to_num(x), np.ones(min(5, len(x))), 'same')      # sums over 5 logged rows
     for i, (name, log) in enumerate(logs.items()):
         col, x = f'C{i}', log['step']
         for ax, (k, label, logy) in zip(axs[0], bands):
@@ -730,12 +731,14 @@ def plot_weight_diagnostics(logs: dict[str, dict], path=None, title: str = ''):
             if logy: ax.set_yscale('log')
         axs[1, 0].plot(x, log['w_ess'], color=col, label=name)
         axs[1, 1].plot(x, log['w_p_corr'], color=col, label=name)
-        axs[1, 2].plot(x, log['low_p_mass'], color=col, label=f'{name}: weight mass')
-        axs[1, 2].plot(x, log['low_p_share'], color=col, ls='--', label=f'{name}: states')
+        with np.errstate(invalid='ignore', divide='ignore'):
+            axs[1, 2].plot(x, roll(log['low_p_mass']) / roll(log['low_p_share']), color=col, label=name)
     for ax, y in zip(axs[1, :3], ('effective sample size of w per sample', 'corr(w, p̂)',
-                                  'share with p̂ < 0.5 (solid: of Σ weight·w; dashed: of states)')):
+                                  'p̂ < 0.5: weight-mass share ÷ state share')):
         ax.set_xlabel('agent update'); ax.set_ylabel(y)
     axs[1, 0].set_ylim(0, 1.05); axs[1, 1].set_ylim(-1.05, 1.05)
+    axs[1, 2].set_yscale('log'); axs[1, 2].axhline(1, color='k', lw=0.8, ls=':')
+    axs[1, 2].set_title('1 = in proportion (rolling, 5 logs)', fontsize=9)
     h, l = axs[0, 0].get_legend_handles_labels()
     axs[1, 3].axis('off'); axs[1, 3].legend(h, l, loc='center', title='run (objective, adv_norm)')
     if title: fig.suptitle(title)

@@ -155,7 +155,7 @@ class AgentConfig:
                           "'batch_std' standardises them over the batch (AWR implementations)")
     expectile: float = F(0.8, lo=0.5, hi=0.99, doc='FOSP: expectile of the value nets (reward upper, cost lower)')
     ref_discount: float = F(0.99, lo=0.0, hi=1.0, doc="FOSP: discount of the reachability max-backup (the code's mu)")
-    behaviour_samples: int = F(1, lo=1, hi=64, doc='behaviour actions scored per imagined state; above 1 their '
+    behaviour_samples: int = F(4, lo=1, hi=64, doc='behaviour actions scored per imagined state; above 1 their '
                                'advantages are taken against their own mean at the state (CRR), not against V(s)')
     batch_size: int = F(16, lo=1, hi=4096)
     batch_length: int = F(64, lo=2, hi=4096)

@@ -670,10 +670,14 @@ def rollout_panel(agent: Agent, wm, batch: dict, n: int = 3, horizon: int | None
     start = {k: v[:, 0] for k, v in post.items()}
     traj = imagine(wm, agent.actor, start, H)
     v_r, v_c = agent.critic_r(traj.feat).mean(), agent.critic_c(traj.feat).mean()
-    a_b = agent.bc(traj.feat[:-1]).sample()
-    ar, ac, _ = one_step_advantages(wm, agent.critic_r, agent.critic_c, traj, a_b, v_r, v_c, agent.cfg.gamma)
-    c = agent.cfg     # 'batch_std' standardises over this panel's own rollouts
-    ar, ac = normalise_advantages(ar, agent.norm_r.scale, c.adv_norm), normalise_advantages(ac, agent.norm_c.scale, c.adv_norm)
+    c = agent.cfg
+    d_b = agent.bc(traj.feat[:-1])
+    la = [one_step_advantages(wm, agent.critic_r, agent.critic_c, traj, d_b.sample(), v_r, v_c, c.gamma)
+          for _ in range(c.behaviour_samples)]                  # scored as in training: K actions, CRR's baseline
+    ar, ac = torch.stack([x[0] for x in la]), torch.stack([x[1] for x in la])
+    if c.behaviour_samples > 1: ar, ac = ar - ar.mean(0), ac - ac.mean(0)
+    # 'batch_std' standardises over this panel's own rollouts; the panel shows the first of the K actions
+    ar, ac = normalise_advantages(ar, agent.norm_r.scale, c.adv_norm)[0], normalise_advantages(ac, agent.norm_c.scale, c.adv_norm)[0]
     w = advantage_weight(ar, ac, traj.p[:-1], c.beta1, c.beta2, c.weight_clip)
     frames = wm.decode(traj.feat).mean().clamp(0, 1).permute(0, 1, 3, 4, 2)      # (H+1, n, S, S, 3)
     np_ = lambda x: x.detach().cpu().numpy().swapaxes(0, 1)                       # -> (n, time, ...)

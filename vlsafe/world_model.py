@@ -624,6 +624,8 @@ def wm_quality(wm: WorldModel, episodes, labels: dict | None = None, k: int = 10
                cost_frames=int((cost_step > 0).sum()))
     out['reward_pearson'], out['reward_r2'] = _fit_scores(cat('reward_post')[notfirst], rew[notfirst])
     out['reward_pearson_one_step'], out['reward_r2_one_step'] = _fit_scores(cat('reward_prior')[notfirst], rew[notfirst])
+    sl = lambda x: np.sign(x) * np.log1p(np.abs(x))     # the head's own scale: rare crash penalties weigh less
+    out['reward_pearson_symlog'], out['reward_r2_symlog'] = _fit_scores(sl(cat('reward_post')[notfirst]), sl(rew[notfirst]))
     out['cost_auroc'], out['cost_auroc_posterior'] = auroc(cat('cost_ahead'), hit), auroc(cat('cost_post'), hit)
     any_cost = np.concatenate([collision_ahead(np.r_[0, e.costs] > 0, k) > 0 for e in episodes])
     out['cost_ahead_frames'], out['cost_auroc_any_cost'] = int(any_cost.sum()), auroc(cat('cost_ahead'), any_cost)
@@ -702,7 +704,7 @@ def plot_quality(q: dict, title: str = ''):
     ax.set_xlabel('predicted safety p̂ (bin mean)'); ax.set_ylabel('observed (bin mean)')
     ax.set_title(f"safety head reliability, {q['frames']} frames", fontsize=9)
     ax = axs[2]
-    names = ['reward_pearson', 'reward_r2', 'reward_pearson_one_step', 'reward_r2_one_step', 'cost_auroc',
+    names = ['reward_pearson', 'reward_r2', 'reward_pearson_one_step', 'reward_r2_one_step', 'reward_r2_symlog', 'cost_auroc',
              'cost_auroc_posterior', 'cost_auroc_any_cost', 'safety_auroc', 'label_auroc']
     names = [n for n in names if n in q]
     vals = [np.nan if q[n] is None else q[n] for n in names]

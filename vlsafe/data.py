@@ -675,6 +675,14 @@ class Frames:
                        costs=c['cost'][a + 1:a + n].copy(), terminated=bool(self.terminated[k]),
                        truncated=not bool(self.terminated[k]), infos=infos, seed=int(self.seeds[k]))
 
+    def select(self, ks) -> 'Frames':
+        """The same files restricted to the episodes at positions `ks` (e.g. a training split): `episode(k)`, the
+        sampler and `ids`/`starts`/`lengths` see only those; the frame index (`frames[g]`, `starts`) stays global."""
+        ks = np.asarray(ks, np.int64).reshape(-1)
+        out = Frames.__new__(Frames); out.__dict__.update(self.__dict__)
+        for name in ('ids', 'starts', 'lengths', 'seeds', 'policies', 'terminated'): setattr(out, name, getattr(self, name)[ks])
+        return out
+
     def episodes(self) -> Iterator[Episode]:
         "Every episode in id order, lazily (`episode(k)` for each k)."
         return (self.episode(k) for k in range(len(self.ids)))
@@ -807,11 +815,12 @@ class SequenceSampler:
         else:
             if not episodes: raise ValueError("SequenceSampler needs at least one episode; the dataset is empty")
             ids, lens, self.cols = [e.id for e in episodes], np.array([len(e) + 1 for e in episodes]), self._columns(episodes)
-        self.starts, self.total = np.r_[0, np.cumsum(lens)[:-1]], int(lens.sum())
-        self.lens = lens
+        # starts: where episodes begin in the sampler's draw (all frames equally likely); at: where they are stored
+        self.starts, self.total, self.lens = np.r_[0, np.cumsum(lens)[:-1]], int(lens.sum()), lens
+        self.at = episodes.starts.astype(np.int64) if isinstance(episodes, Frames) else self.starts
         self.cdf = np.minimum(np.cumsum(lens) / lens.sum(), 1.0); self.cdf[-1] = 1.0
         if not isinstance(episodes, Frames): self.frames = _MemoryFrames(episodes, self.starts)
-        if labels is not None: self.cols['p'] = self._labels(labels, ids, lens)
+        if labels is not None: self.cols['p'] = self._labels(labels, ids, lens, self.at, len(self.cols['reward']))
 
     @staticmethod
     def _columns(episodes: list[Episode]) -> dict:
@@ -829,15 +838,17 @@ class SequenceSampler:
         return {k: np.concatenate([c[k] for c in cols]) for k in cols[0]}
 
     @staticmethod
-    def _labels(labels: dict, ids: list[int], lens) -> np.ndarray:
+    def _labels(labels: dict, ids: list[int], lens, at, size: int) -> np.ndarray:
         missing = [i for i in ids if i not in labels]
         if missing: raise KeyError(f"labels have no entry for episodes {missing[:10]}; label the whole dataset")
-        for i, n in zip(ids, lens):
+        out = np.zeros(size, np.float32)
+        for i, n, a in zip(ids, lens, at):
             p = np.asarray(labels[i], np.float32)
             if p.shape != (n,): raise ValueError(f"labels of episode {i} have shape {p.shape}, expected ({n},)")
             if not np.isfinite(p).all() or p.min() < 0 or p.max() > 1:
                 raise ValueError(f"labels of episode {i} must be finite and in [0, 1]")
-        return np.concatenate([np.asarray(labels[i], np.float32) for i in ids])
+            out[a:a + n] = p
+        return out
 
     def _alloc(self, B: int) -> dict:
         out = {k: np.empty((B, self.L, *v.shape[1:]), v.dtype) for k, v in self.cols.items()}
@@ -847,7 +858,7 @@ class SequenceSampler:
     def _fill(self, out: dict, b: int, ep: int, start: int):
         pos = 0
         while pos < self.L:
-            n, g = min(self.L - pos, int(self.lens[ep]) - start), int(self.starts[ep]) + start
+            n, g = min(self.L - pos, int(self.lens[ep]) - start), int(self.at[ep]) + start
             self.frames.read_into(out['image'][b, pos:pos + n], g)      # one contiguous read (disk: one pread)
             for k, v in self.cols.items(): out[k][b, pos:pos + n] = v[g:g + n]
             pos += n

@@ -243,7 +243,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         'vlm.steps': 1000, 'vlm.batch_size': 64, 'vlm.warmup': 50,
         'env.image_size': 64, 'env.max_steps': 300,
         'data.episodes': 200,  # a mix with crashes and lane departures to learn from (measured in nbs/02a_experts)
-        'data.policy_mix': {'expert': 0.3, 'late_braking': 0.25, 'distracted': 0.2, 'eps_random': 0.15, 'aggressive': 0.1},
+        'data.policy_mix': {'expert': 0.2, 'late_braking': 0.4, 'eps_random': 0.2, 'distracted': 0.15, 'aggressive': 0.05},
         'wm.image_size': 64, 'wm.deter': 256, 'wm.units': 256, 'wm.stoch': 16, 'wm.classes': 16,
         'wm.cnn_depth': 16, 'wm.batch_size': 16, 'wm.batch_length': 32, 'wm.steps': 5000,
         'agent.batch_size': 16, 'agent.batch_length': 32, 'agent.steps': 3000,

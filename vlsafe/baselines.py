@@ -309,8 +309,8 @@ def fit_offline(method: str, nets: OfflineNets, data: Transitions, cfg: Baseline
 
 # %% ../nbs/06_baselines.ipynb #c033
 SB3_DEFAULTS = {'ppo': dict(n_steps=2048, batch_size=64), 'dqn': dict(buffer_size=1_000_000, learning_starts=100,
-                batch_size=32, target_update_interval=10_000), 'sac': dict(buffer_size=1_000_000, learning_starts=100,
-                batch_size=256)}
+                batch_size=32, target_update_interval=10_000, train_freq=4), 'sac': dict(buffer_size=1_000_000,
+                learning_starts=100, batch_size=256, train_freq=1)}
 
 def sb3_kwargs(method: str, cfg: BaselineConfig) -> dict:
     "SB3's defaults for `method`, cut down to the profile's sizes (see above)."
@@ -319,7 +319,8 @@ def sb3_kwargs(method: str, cfg: BaselineConfig) -> dict:
         bs = min(d['batch_size'], cfg.batch_size, n)
         return dict(n_steps=-(-min(d['n_steps'], n) // bs) * bs, batch_size=bs, gamma=cfg.gamma)   # a multiple of bs
     out = dict(buffer_size=min(d['buffer_size'], cfg.buffer_size), learning_starts=min(d['learning_starts'], n // 10),
-               batch_size=min(d['batch_size'], cfg.batch_size), gamma=cfg.gamma)
+               batch_size=min(d['batch_size'], cfg.batch_size), gamma=cfg.gamma,
+               train_freq=max(d['train_freq'], cfg.online_train_freq))
     if method == 'dqn': out['target_update_interval'] = min(d['target_update_interval'], cfg.target_update)
     return out
 

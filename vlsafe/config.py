@@ -173,6 +173,8 @@ class BaselineConfig:
     layers: int = F(2, lo=1, hi=16, doc='MLP layers after the encoder')
     steps: int = F(100_000, lo=0, doc='gradient steps of an offline method (BC, CQL, IQL)')
     online_steps: int = F(1_000_000, lo=1, doc='environment steps of an online method (PPO, SAC, DQN)')
+    online_train_freq: int = F(1, lo=1, hi=1000, doc='env steps per gradient step of SAC and DQN: max(SB3 default, this) '
+                               '(SB3: SAC 1, DQN 4)')
     batch_size: int = F(256, lo=1, hi=65536, doc='offline batch; online: min(SB3 default, this)')
     lr: float = F(3e-4, lo=0.0, hi=1.0, doc='Adam learning rate of the offline methods (online: SB3 defaults)')
     gamma: float = F(0.99, lo=0.0, hi=1.0)
@@ -249,7 +251,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         'agent.batch_size': 16, 'agent.batch_length': 32, 'agent.steps': 3000,
         'agent.actor_lr': 1e-4, 'agent.critic_lr': 1e-4,
         'eval.episodes': 50, 'eval.workers': 2,
-        'baseline.cnn_depth': 16, 'baseline.units': 256, 'baseline.steps': 5000, 'baseline.online_steps': 50_000,
+        'baseline.cnn_depth': 16, 'baseline.units': 256, 'baseline.steps': 5000, 'baseline.online_steps': 10_000,
+        'baseline.online_train_freq': 4,
         'baseline.batch_size': 64, 'baseline.target_update': 1000, 'baseline.buffer_size': 50_000,
         'baseline.ckpt_every': 1000,
     },

@@ -123,6 +123,12 @@ def pin_home(home=None) -> Path:
 
 _WARNED: set = set()
 
+def _drop_temporaries(work: Path):
+    "Remove what atomic writes leave when their process is killed (`.<name>.<tag>.tmp`), so it never enters an artifact."
+    for p in sorted(work.rglob('.*.tmp'), key=lambda p: len(p.parts), reverse=True):
+        if p.is_dir(): shutil.rmtree(p, ignore_errors=True)
+        else: p.unlink(missing_ok=True)
+
 class Store:
     "Content-addressed artifacts: `<root>/<kind>/<id>/` with `manifest.json`; in-progress work in `<root>/<kind>/.partial/<id>/`."
     def __init__(self, root=None, strict: bool | None = None):
@@ -174,6 +180,7 @@ class Store:
         src, dst = self.partial_path(kind, id), self.path(kind, id)
         if not src.exists(): raise ArtifactError(f"nothing to commit for {kind} '{id}': call begin() first")
         if self.exists(kind, id): raise ArtifactError(f"{kind} '{id}' already exists; remove it first to rebuild")
+        _drop_temporaries(src)
         m = dict(id=id, kind=kind, code_version=code_version(kind), config=hashable(config), inputs=inputs or {},
                  git_commit=git_commit(),
                  machine=machine_info(), wall_time_s=wall_time,
@@ -196,6 +203,7 @@ class Store:
                 if not force or waited: return id   # committed while we waited: the same config, so reuse it
                 self.remove(kind, id)
             work = self.begin(kind, id); t0 = time.time()
+            _drop_temporaries(work)   # a killed writer's half-written files; we hold the lock, so none is live
             extra = fn(work)
             self.commit(kind, id, config, inputs, wall_time=time.time() - t0, extra=extra or None)
         return id

@@ -400,7 +400,8 @@ def paired_bootstrap(d, n_boot: int = 2000, seed: int = 0) -> tuple[float, float
     return float(d.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 def paired_differences(groups: dict[tuple, list], base: str = 'vlsafe', n_boot: int = 2000) -> pd.DataFrame:
-    """`base` minus every other row of its task on collision rate, cost and return, paired by scenario.
+    """`base` minus every other row of its task and variant (`vlsafe@density2` against `bc@density2`) on collision
+    rate, cost and return, paired by scenario.
 
     Each scenario (evaluation seed) is met by every method and training seed, so the unit both sides share is the
     scenario: a method's value on a scenario is its mean over training seeds there, the difference is taken per
@@ -408,17 +409,18 @@ def paired_differences(groups: dict[tuple, list], base: str = 'vlsafe', n_boot: 
     describes how the gap varies over traffic situations for these trained seeds; the spread between training
     seeds is the table's SEM (three seeds are too few to resample)."""
     out = []
+    variant = lambda name: name[len(name.split('@')[0]):]
     for (task, name), rs in groups.items():
-        if name != base: continue
+        if name.split('@')[0] != base: continue
         a = pd.concat([_episodes(r) for r in rs]).groupby('seed')[list(PAIRED_METRICS.values())].mean()
         for (t2, other), rs2 in groups.items():
-            if t2 != task or other == base: continue
+            if t2 != task or other == name or other.split('@')[0] == base or variant(other) != variant(name): continue
             b = pd.concat([_episodes(r) for r in rs2]).groupby('seed')[list(PAIRED_METRICS.values())].mean()
             common = a.index.intersection(b.index)
             if len(common) < 2: continue
             for m, col in PAIRED_METRICS.items():
                 diff, lo, hi = paired_bootstrap(a.loc[common, col].to_numpy() - b.loc[common, col].to_numpy(), n_boot)
-                out.append(dict(task=task, method=other, comparison=f'{base} − {other}', metric=m, diff=diff,
+                out.append(dict(task=task, method=other, comparison=f'{name} − {other}', metric=m, diff=diff,
                                 ci_low=lo, ci_high=hi, scenarios=len(common), seeds_base=len(rs), seeds_other=len(rs2)))
     return pd.DataFrame(out, columns=['task', 'method', 'comparison', 'metric', 'diff', 'ci_low', 'ci_high', 'scenarios',
                                       'seeds_base', 'seeds_other'])

@@ -13,21 +13,22 @@ from .store import Store, atomic_write_text, atomic_write_json, atomic_path, cod
 from .evaluate import result_hash, OFFLINE_BASELINES, ONLINE_BASELINES, ONLINE_ACTION_MODE, REFERENCE_METHODS
 
 # %% auto #0
-__all__ = ['WM_METHODS', 'BASELINES', 'METHODS', 'PAPER_NAMES', 'TASK_NAMES', 'PAPER_COLUMNS', 'PAPER_TASKS', 'DENSITIES',
-           'BETAS', 'DATA_FRACTIONS', 'SWEEPS', 'SEED_KEYS', 'PAIRED_METRICS', 'PAIRED_NOTE', 'CLIP_PARAMS',
-           'paper_table', 'cell_config', 'run_dir', 'run_stages', 'run_baseline_stages', 'artifacts_present',
-           'run_cell', 'plan', 'experiments_dir', 'cell_out_dir', 'cell_done', 'run_notebook', 'cell_name',
-           'cell_failure', 'SweepError', 'reproduce', 'collect_runs', 'PoolingError', 'pool_differences',
+__all__ = ['WM_METHODS', 'ABLATIONS', 'BASELINES', 'METHODS', 'PAPER_NAMES', 'TASK_NAMES', 'PAPER_COLUMNS', 'PAPER_TASKS',
+           'DENSITIES', 'BETAS', 'DATA_FRACTIONS', 'SWEEPS', 'SEED_KEYS', 'PAIRED_METRICS', 'PAIRED_NOTE',
+           'CLIP_PARAMS', 'paper_table', 'cell_config', 'run_dir', 'run_stages', 'run_baseline_stages',
+           'artifacts_present', 'run_cell', 'plan', 'experiments_dir', 'cell_out_dir', 'cell_done', 'run_notebook',
+           'cell_name', 'cell_failure', 'SweepError', 'reproduce', 'collect_runs', 'PoolingError', 'pool_differences',
            'paired_bootstrap', 'paired_differences', 'to_markdown', 'to_latex', 'plot_return_cost', 'clip_params',
            'plot_scaling', 'aggregate']
 
 # %% ../nbs/08_reproduce.ipynb #c005
-WM_METHODS = ('vlsafe', 'dreamerv3', 'fosp', 'vlsafe_nc')      # world-model agents: differ only in the actor loss
+WM_METHODS = ('vlsafe', 'dreamerv3', 'fosp', 'vlsafe_nc')      # world-model agents: one world model and critics per seed
+ABLATIONS = ('fisor',)   # world-model agents outside Table I: FISOR-style hard-indicator weighting (nbs/05_agent.ipynb)
 BASELINES = OFFLINE_BASELINES + ONLINE_BASELINES             # Table I's model-free rows
 METHODS = WM_METHODS + BASELINES
 PAPER_NAMES = {'vlsafe': 'VL-SAFE', 'dreamerv3': 'DreamerV3', 'fosp': 'FSOP', 'vlsafe_nc': 'VL-SAFE-NC',
                'bc': 'BC', 'cql': 'CQL', 'iql': 'IQL', 'ppo': 'PPO', 'sac': 'SAC', 'dqn': 'DQN',
-               'expert': 'Expert', 'behaviour': 'Behaviour mix', 'noop': 'Do nothing'}   # the last three: reference rows
+               'fisor': 'FISOR-style (ablation)', 'expert': 'Expert', 'behaviour': 'Behaviour mix', 'noop': 'Do nothing'}   # the last three: reference rows
 TASK_NAMES = {'four_lane': 'Four Lane', 'left_turn': 'Left Turn', 'right_turn': 'Right Turn', 'navigation': 'Navigation',
               'roundabout': 'Roundabout', 'lane_merge': 'Lane Merge', 'overtake': 'Overtake'}
 PAPER_COLUMNS = {'return': 'return', 'cost': 'cost', 'avg_speed': 'avg_speed_mps', 'waypoints_completed': 'waypoints_completed',
@@ -50,13 +51,13 @@ def cell_config(profile: str = 'smoke', task: str = 'four_lane', method: str = '
     """The config of one table cell: the profile, a YAML file's values, the cell's keys, then any extra overrides.
     An online baseline trains and acts in its own action mode (`ONLINE_ACTION_MODE`: SAC continuous, PPO and DQN
     discrete); every other method in the profile's. The reference rows (`REFERENCE_METHODS`) are cells too."""
-    if method not in METHODS + REFERENCE_METHODS:
-        raise ConfigError(f"unknown method '{method}'; choose one of {list(METHODS + REFERENCE_METHODS)}")
+    if method not in METHODS + ABLATIONS + REFERENCE_METHODS:
+        raise ConfigError(f"unknown method '{method}'; choose one of {list(METHODS + ABLATIONS + REFERENCE_METHODS)}")
     if isinstance(overrides, str):
         import yaml
         overrides = yaml.safe_load(overrides)
     cell = {'env.task': task, 'label.scorer': scorer, 'wm.seed': seed, 'agent.seed': seed, 'baseline.seed': seed}
-    if method in WM_METHODS: cell['agent.objective'] = method
+    if method in WM_METHODS + ABLATIONS: cell['agent.objective'] = method
     if method in ONLINE_BASELINES: cell['env.action_mode'] = ONLINE_ACTION_MODE[method]
     if episodes and episodes > 0: cell['eval.episodes'] = int(episodes)
     return get_config(profile, {**(overrides or {}), **cell}, yaml_path=yaml_path)   # the cell's keys win over extra ones
@@ -151,7 +152,7 @@ def _data_share(frac: float):
 
 SWEEPS: dict[str, dict[str, Any]] = {
     'table1': dict(notebook='table1', tasks=PAPER_TASKS, methods=METHODS, seeds=(0, 1, 2), references=True),
-    'ablation_nc': dict(notebook='table1', tasks=PAPER_TASKS, methods=('vlsafe', 'vlsafe_nc'), seeds=(0, 1, 2)),
+    'ablation_nc': dict(notebook='table1', tasks=PAPER_TASKS, methods=('vlsafe', 'vlsafe_nc', 'fisor'), seeds=(0, 1, 2)),
     'clip_scaling': dict(notebook='table1', tasks=('four_lane',), methods=('vlsafe',), seeds=(0, 1, 2),
                          variants={k: {'label.model': m, 'label.pretrained': t, 'label.fallback_to_oracle': False}
                                    for k, (m, t) in CLIP_PRESETS.items()}),
@@ -587,7 +588,7 @@ def aggregate(experiment: str, profile: str, results='results', figures='figures
     table = _pool(runs, cells)
     # rows in the paper's order: tasks as in TASKS, methods as Table I lists them, ablations and variants after,
     # the reference rows last
-    order = ('ppo', 'sac', 'dqn', 'bc', 'cql', 'iql', 'dreamerv3', 'fosp', 'vlsafe', 'vlsafe_nc')
+    order = ('ppo', 'sac', 'dqn', 'bc', 'cql', 'iql', 'dreamerv3', 'fosp', 'vlsafe', 'vlsafe_nc', 'fisor')
     planned = {n: i for i, n in enumerate(dict.fromkeys(c['method'] + (f"@{c['variant']}" if c.get('variant') else '')
                                                         for c in cells or []))}   # variants in the sweep's order
     def rank(m):

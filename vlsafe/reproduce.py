@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_reproduce.ipynb #c002
 from __future__ import annotations
-import json, math, os, time
+import dataclasses, json, math, os, time
 from pathlib import Path
 from typing import Any
 import numpy as np, pandas as pd
@@ -75,6 +75,11 @@ def run_stages(cfg: Config, store: Store | None = None, progress: bool = True) -
     store = store or Store(cfg.run.home or None)
     ids = {}
     ids['dataset'] = collect_dataset(cfg, store, progress=progress)
+    if cfg.label.scorer == 'clip' and cfg.label.model.startswith('bev-clip-') and not cfg.label.checkpoint:
+        # a BEV-CLIP is trained here on the cell's own dataset (nbs/03a_vlm.ipynb), then loaded like any CLIP weights
+        from vlsafe.vlm import bev_clip_label_overrides
+        ov = bev_clip_label_overrides(cfg, ids['dataset'], store, progress)
+        cfg = dataclasses.replace(cfg, label=dataclasses.replace(cfg.label, **{k.split('.')[1]: v for k, v in ov.items()}))
     ids['labels'] = label_dataset(cfg, ids['dataset'], store, progress=progress)
     ids['world_model'] = train_world_model(cfg, ids['dataset'], ids['labels'], store, progress=progress)
     ids['agent'] = train_agent(cfg, ids['world_model'], ids['dataset'], ids['labels'], store, progress=progress)
@@ -138,7 +143,7 @@ def _same_config(old: dict, method: str, h: str) -> bool:
     except Exception: return False   # a config this code cannot read is another config
 
 # %% ../nbs/08_reproduce.ipynb #c012
-from .label import CLIP_PRESETS   # the paper's four CLIP sizes: one table, in the label stage
+from .label import CLIP_PRESETS, BEV_CLIP_SIZES, bev_clip_name   # the paper's four CLIPs; the BEV-CLIPs trained here
 PAPER_TASKS = ('four_lane', 'left_turn', 'right_turn', 'navigation')
 
 DENSITIES = (0.5, 1.0, 1.5, 2.0)        # evaluation traffic relative to the task's own (generalization)
@@ -154,8 +159,11 @@ SWEEPS: dict[str, dict[str, Any]] = {
     'table1': dict(notebook='table1', tasks=PAPER_TASKS, methods=METHODS, seeds=(0, 1, 2), references=True),
     'ablation_nc': dict(notebook='table1', tasks=PAPER_TASKS, methods=('vlsafe', 'vlsafe_nc', 'fisor'), seeds=(0, 1, 2)),
     'clip_scaling': dict(notebook='table1', tasks=('four_lane',), methods=('vlsafe',), seeds=(0, 1, 2),
-                         variants={k: {'label.model': m, 'label.pretrained': t, 'label.fallback_to_oracle': False}
-                                   for k, (m, t) in CLIP_PRESETS.items()}),
+                         variants={**{k: {'label.model': m, 'label.pretrained': t, 'label.fallback_to_oracle': False}
+                                      for k, (m, t) in CLIP_PRESETS.items()},
+                                   **{bev_clip_name(s): {'label.model': bev_clip_name(s), 'label.pretrained': '',
+                                                         'vlm.size': s, 'label.fallback_to_oracle': False}
+                                      for s in BEV_CLIP_SIZES}}),
     # trained as in table1 (eval.* enters no artifact id, so the policies are table1's), scored in denser or
     # sparser traffic than they were trained in
     'generalization': dict(notebook='table1', tasks=('four_lane',), methods=METHODS, seeds=(0, 1, 2), references=True,
@@ -540,8 +548,10 @@ def plot_return_cost(table: pd.DataFrame, path, title: str):
 CLIP_PARAMS = {'ViT-B-32': 151.28e6, 'ViT-L-14': 427.62e6, 'ViT-H-14': 986.11e6, 'ViT-bigG-14': 2539.57e6}
 
 def clip_params(model: str) -> int:
-    "Parameter count of open_clip model `model` (e.g. 'ViT-B-32-quickgelu'), from its config alone."
+    "Parameter count of open_clip model `model` (e.g. 'ViT-B-32-quickgelu', 'bev-clip-xs'), from its config alone."
     import torch
+    from vlsafe.label import register_local_model
+    register_local_model(model)   # vlsafe's own configs (BEV-CLIP) are known to open_clip once registered
     from open_clip.factory import get_model_config
     from open_clip.model import CLIP
     with torch.device('meta'): m = CLIP(**get_model_config(model))
@@ -552,20 +562,20 @@ def plot_scaling(table: pd.DataFrame, path, title: str):
     CLIP-scaling ablation), one line per task and method. Returns None when the table has no such rows."""
     import matplotlib; import matplotlib.pyplot as plt
     preset = table['method'].str.split('@').str[1]
-    keep = preset.isin(list(CLIP_PARAMS))
+    keep = preset.isin(list(CLIP_PARAMS)) | preset.fillna('').astype(str).str.startswith('bev-clip-')
     if not keep.any(): return None
     rows = table[keep].assign(preset=preset[keep], base=table['method'][keep].str.split('@').str[0])
+    params = {p: CLIP_PARAMS.get(p) or clip_params(p) for p in rows['preset'].unique()}   # BEV-CLIPs: counted here
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.9))
     for ax, (m, label) in zip(axes, [('return', 'episode return'), ('cost', 'episode cost'),
                                      ('collision_rate', 'collision rate (share of episodes)')]):
         for (task, base), t in rows.groupby(['task', 'base']):
-            t = t.assign(x=t['preset'].map(CLIP_PARAMS) / 1e6).sort_values('x')
+            t = t.assign(x=t['preset'].map(params) / 1e6).sort_values('x')
             ax.errorbar(t['x'], t[m], yerr=t[m + '_sem'], fmt='o-', capsize=3,
                         label=f"{TASK_NAMES.get(task, task)}, {PAPER_NAMES.get(base, base)}")
         ax.set_xscale('log'); ax.set_xlabel('CLIP parameters (millions, log scale)'); ax.set_ylabel(label)
-        xs = sorted({CLIP_PARAMS[p] / 1e6 for p in rows['preset']})
-        ax.set_xticks(xs, [next(f'{k}\n{v / 1e6:.0f}M' for k, v in CLIP_PARAMS.items() if v / 1e6 == x) for x in xs],
-                      fontsize=7)
+        ticks = sorted((v / 1e6, k) for k, v in params.items())
+        ax.set_xticks([x for x, _ in ticks], [f'{k}\n{x:.3g}M' for x, k in ticks], fontsize=7)
         ax.minorticks_off(); ax.grid(alpha=.3)
     axes[0].legend(fontsize=7)
     import textwrap

@@ -28,6 +28,13 @@ CONFIGS = {
                          batch_size=16, batch_length=32), target_s=0.8, target_wm_s=0.4),
 }
 
+def _profile_spec(profile: str) -> dict:
+    "The world model of a profile (its sizes and batch), with no speed target."
+    from vlsafe.config import get_config
+    w = get_config(profile).wm
+    keys = ('image_size', 'deter', 'units', 'stoch', 'classes', 'cnn_depth', 'layers', 'batch_size', 'batch_length')
+    return dict(wm={k: getattr(w, k) for k in keys}, target_s=float('nan'), target_wm_s=float('nan'))
+
 def timed(fn, repeats: int) -> tuple[list[float], list[float]]:
     "Wall-clock and process CPU seconds of `repeats` calls."
     wall, cpu = [], []
@@ -46,7 +53,7 @@ def bench(name: str, objective: str, repeats: int, horizon: int, behaviour_sampl
     from vlsafe.config import WorldModelConfig, AgentConfig
     from vlsafe.world_model import WorldModel, synthetic_batch
     from vlsafe.agent import Agent, imagine, flatten_states
-    spec = CONFIGS[name]
+    spec = CONFIGS[name] if name in CONFIGS else _profile_spec(name)   # e.g. --configs small: the profile's sizes
     wcfg = WorldModelConfig(**spec['wm'])
     torch.manual_seed(0)
     wm = WorldModel(wcfg, 15)

@@ -246,9 +246,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         'env.image_size': 64, 'env.max_steps': 300,
         'data.episodes': 200,  # a mix with crashes and lane departures to learn from (measured in nbs/02a_experts)
         'data.policy_mix': {'expert': 0.2, 'late_braking': 0.4, 'eps_random': 0.2, 'distracted': 0.15, 'aggressive': 0.05},
-        # wm: passes the held-out quality gate by 750 updates at 0.57 CPU s per update (nbs/04_world_model.ipynb)
+        # wm: passed the held-out quality gate at 750 and 1000 updates, 0.57-0.64 CPU s per update (nbs/04_world_model)
         'wm.image_size': 32, 'wm.deter': 256, 'wm.units': 256, 'wm.stoch': 16, 'wm.classes': 16,
-        'wm.cnn_depth': 16, 'wm.batch_size': 16, 'wm.batch_length': 32, 'wm.steps': 1500, 'wm.lr': 3e-4,
+        'wm.cnn_depth': 16, 'wm.batch_size': 16, 'wm.batch_length': 32, 'wm.steps': 1250, 'wm.lr': 3e-4,
         'wm.ckpt_every': 500,
         # agent: 8 x 16 start states, 0.95 CPU s per update at 1 thread (16 x 32: 3.7 s), so the sweep's 12 agents
         # (4 world-model methods x 3 seeds) take about 115 core-minutes of its 2.5 h x 2 cores

@@ -735,7 +735,9 @@ def world_model_quality(wm_id: str, store: Store | None = None, k: int | None = 
     from vlsafe.data import load_episodes
     episodes = load_episodes(man['inputs']['dataset'], store)
     held = man.get('held_out_episodes')
-    if held is None: held = split_episodes(len(episodes), man['config'].get('holdout', 0.1), man['config']['seed'])[1].tolist()
+    if held is None:
+        raise ArtifactError(f"world model {wm_id} records no held-out episodes: it was trained on every episode, so "
+                            f"none is unseen. Retrain it with this version (`vlsafe train-wm`) to score it")
     if not held: raise ValueError(f"world model {wm_id} held out no episodes (wm.holdout = 0): nothing to score it on")
     labels, lid = None, man['inputs'].get('labels')
     if lid:

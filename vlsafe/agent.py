@@ -575,7 +575,7 @@ def train_agent(cfg: Config, wm_id: str, dataset_id: str, labels_id: str, store:
                 progress: bool = True) -> str:
     "Train the actor-critic of `cfg.agent.objective` offline on world model `wm_id`; returns the agent id."
     from vlsafe.world_model import load_world_model
-    from vlsafe.data import load_episodes, SequenceSampler
+    from vlsafe.data import open_frames, SequenceSampler
     from vlsafe.label import load_labels
     store = store or Store(cfg.run.home or None)
     for kind, id in (('wm', wm_id), ('dataset', dataset_id), ('labels', labels_id)): store.require(kind, id)
@@ -586,7 +586,8 @@ def train_agent(cfg: Config, wm_id: str, dataset_id: str, labels_id: str, store:
         wm = load_world_model(wm_id, store, device=cfg.run.device)
         threads = torch.get_num_threads()
         torch.set_num_threads(train_threads(cfg, wm.cfg.units))     # the agent's MLPs are as wide as the model's
-        episodes, labels = load_episodes(dataset_id, store), load_labels(labels_id, store)
+        # frames stay on disk (the same batches as from memory, nbs/02_data.ipynb): the paper's data does not fit in RAM
+        episodes, labels = open_frames(dataset_id, store, progress=False), load_labels(labels_id, store)
         info = action_spec(wm.spec)
         agent = Agent.for_world_model(cfg.agent, wm, info).to(cfg.run.device)
         t0 = time.time()

@@ -182,3 +182,16 @@ def test_bev_clip_labels_differ_from_oracle_and_random_and_rank_crashes(bev_clip
     assert np.abs(flat(p) - flat(p_or)).max() > 0.3 and np.abs(flat(p) - flat(p_rand)).max() > 0.3
     held = np.concatenate([p[4], p[5]]); unsafe = np.concatenate([unsafe_within(episodes[i].infos, 5) for i in (4, 5)])
     assert unsafe.sum() == 6 and held[~unsafe].mean() - held[unsafe].mean() > 0.3, (held[~unsafe].mean(), held[unsafe].mean())
+
+def test_bad_checkpoint_fails_in_one_line_before_any_work(tmp_path, capsys):
+    "A damaged weights file is named in a one-line error before the dataset is read or a progress bar is drawn."
+    from vlsafe.label import WeightsUnavailable
+    bad = tmp_path / 'weights.bin'; bad.write_bytes(b'not a state dict')
+    cfg = get_config('smoke', {'label.scorer': 'clip', 'label.checkpoint': str(bad)})
+    store = Store(tmp_path / 'store')
+    with pytest.raises(WeightsUnavailable) as e:
+        label_dataset(cfg, 'dataset-missing', store, progress=True, episodes=[])   # no dataset: it must fail first
+    msg = str(e.value)
+    assert str(bad) in msg and '\n' not in msg and len(msg) < 1200
+    assert 'label (' not in capsys.readouterr().err                                # no bar was started
+    assert not (tmp_path / 'store' / 'labels').exists()                            # nothing written

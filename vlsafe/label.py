@@ -351,8 +351,10 @@ class ClipScorer:
                     precision=self.dtype, device=self.device, force_quick_gelu=self.quick_gelu,
                     force_preprocess_cfg=force_pp, pretrained_text=False, pretrained_image=False, cache_dir=self.cache_dir)
             except Exception as e:
+                # torch's unpickling errors run to a page; their first line names what went wrong
+                why = (str(e).strip().splitlines() or [''])[0][:200]
                 raise WeightsUnavailable(f"could not build {self.model_name} from {self.weights['path'] or 'random init'} "
-                                         f"({type(e).__name__}: {e}). Is it an open_clip state dict for this model "
+                                         f"({type(e).__name__}: {why}). Is it an open_clip state dict for this model "
                                          f"name? " + _how_to_fix(self.model_name, self.pretrained)) from None
             tokenizer = open_clip.get_tokenizer(self.model_name)
         model.eval()
@@ -618,6 +620,8 @@ def label_dataset(cfg: Config, dataset_id: str, store: Store | None = None, prog
     inputs = {'dataset': dataset_id}
     if store.exists('labels', Store.make_id('labels', config, inputs)):
         return Store.make_id('labels', config, inputs)
+    if isinstance(scorer, ClipScorer) and cfg.label.backend == 'local':
+        scorer.load()   # a bad weights file fails here, in one line, before any data is read or a bar is drawn
     if episodes is None:
         from vlsafe.data import load_episodes
         episodes = load_episodes(dataset_id, store)

@@ -17,7 +17,7 @@ help:
 	@echo "make smoke      install if needed, then run the smoke profile end to end (table + figure)"
 	@echo "make test       install if needed, then notebook tests (nbdev_test) and pytest"
 	@echo "make install    create .venv and install vlsafe with its pinned dependencies"
-	@echo "make reproduce  PROFILE=small EXPERIMENT=table1   one experiment at one profile (resumable)"
+	@echo "make reproduce  PROFILE=small EXPERIMENT=table1 [TASKS=four_lane]   one experiment at one profile (resumable)"
 	@echo "make export     export notebooks to the package and clean them"
 	@echo "make lab        JupyterLab on the notebooks"
 
@@ -41,8 +41,10 @@ test-nb: $(STAMP)
 test-py: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
+# TASKS, METHODS, SEEDS (space-separated) narrow the sweep, e.g. TASKS=four_lane SEEDS="0 1 2"
 reproduce: $(STAMP)
-	$(BIN)/vlsafe reproduce --experiment $(EXPERIMENT) --profile $(PROFILE)
+	$(BIN)/vlsafe reproduce --experiment $(EXPERIMENT) --profile $(PROFILE) \
+		$(if $(TASKS),--tasks $(TASKS)) $(if $(METHODS),--methods $(METHODS)) $(if $(SEEDS),--seeds $(SEEDS))
 
 export: $(STAMP)
 	$(BIN)/nbdev_export

@@ -141,3 +141,12 @@ def test_strict_refuses_an_artifact_of_another_code_version(tmp_path, monkeypatc
     assert _main('--home', str(tmp_path), '--strict', 'label', '--scorer', 'oracle', '--dataset', 'dataset-old') == 2
     err = capsys.readouterr().err
     assert 'made by version 0 of the dataset stage' in err and 'vlsafe store rm dataset dataset-old' in err
+
+@pytest.mark.parametrize('argv, scorer', [([], 'clip'), (['--set', 'label.scorer=oracle'], 'oracle'),
+                                          (['--scorer', 'oracle'], 'oracle'),
+                                          (['--set', 'label.scorer=oracle', '--scorer', 'clip'], 'clip')])
+def test_scorer_from_set_is_not_overridden_by_a_flag_default(argv, scorer):
+    "`--set label.scorer=oracle` is honoured when --scorer is not given; an explicit --scorer wins."
+    from vlsafe.cli import parser, _cfg
+    a = parser().parse_args(['train-wm', '--task', 'four_lane', *argv])
+    assert _cfg(a, **{'label.scorer': a.scorer}).label.scorer == scorer

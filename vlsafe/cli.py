@@ -186,7 +186,8 @@ def parser() -> argparse.ArgumentParser:
         s.add_argument('--set', action='append', metavar='KEY=VALUE', help='config override, repeatable (e.g. wm.deter=256)')
         s.add_argument('--config', default=None, help='YAML file of config values')
         s.add_argument('--quiet', action='store_true', help='no progress bars')
-        if scorer: s.add_argument('--scorer', default='clip', choices=('clip', 'oracle'))
+        if scorer:   # no default here: `--set label.scorer=…` or `--config` decide when --scorer is not given
+            s.add_argument('--scorer', default=None, choices=('clip', 'oracle'), help='default: label.scorer of the config')
         s.set_defaults(fn=fn); return s
     stage('collect', cmd_collect, 'collect an offline dataset (Minari) with the expert/imperfect policy mix')
     s = stage('label', cmd_label, 'label a dataset with CLIP safety scores (or the oracle)', scorer=True)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_world_model.ipynb #c002
 from __future__ import annotations
-import csv, json, math, os, queue, threading, time
+import csv, dataclasses, json, math, os, queue, threading, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -397,6 +397,10 @@ def split_episodes(n: int, holdout: float, seed: int) -> tuple[np.ndarray, np.nd
     return np.sort(perm[m:]), np.sort(perm[:m])
 
 # %% ../nbs/04_world_model.ipynb #c027
+def _in_memory(ep):
+    "A held-out episode read from disk into memory (only these few are scored, never the training set)."
+    return dataclasses.replace(ep, bev=np.asarray(ep.bev), infos={k: np.asarray(v) for k, v in ep.infos.items()})
+
 def _dataset_action_spec(store: Store, dataset_id: str, episodes) -> dict:
     try: mode = store.manifest('dataset', dataset_id)['config']['env']['action_mode']
     except Exception: mode = None
@@ -420,16 +424,17 @@ def train_world_model(cfg: Config, dataset_id: str, labels_id: str | None, store
     store = store or Store(cfg.run.home or None)
     inputs = {'dataset': dataset_id, 'labels': labels_id or ''}
     def work(dir: Path) -> dict:
-        from vlsafe.data import SequenceSampler, load_episodes
-        episodes = load_episodes(dataset_id, store)
+        from vlsafe.data import SequenceSampler, open_frames
+        # frames stay on disk and are read batch by batch (the same batches as from memory, nbs/02_data.ipynb)
+        frames = open_frames(dataset_id, store, progress=progress)
         labels = None
         if labels_id:
             from vlsafe.label import load_labels
             labels = load_labels(labels_id, store)
-        train, held = split_episodes(len(episodes), cfg.wm.holdout, cfg.wm.seed)
+        train, held = split_episodes(len(frames.ids), cfg.wm.holdout, cfg.wm.seed)
         seed_everything(cfg.wm.seed)
-        wm = WorldModel(cfg.wm, _dataset_action_spec(store, dataset_id, episodes)).to(cfg.run.device)
-        sampler = SequenceSampler([episodes[i] for i in train], cfg.wm.batch_size, cfg.wm.batch_length,
+        wm = WorldModel(cfg.wm, _dataset_action_spec(store, dataset_id, [frames.episode(0)])).to(cfg.run.device)
+        sampler = SequenceSampler(frames.select(train), cfg.wm.batch_size, cfg.wm.batch_length,
                                   seed=cfg.wm.seed, labels=labels)
         batches = sampler if wm.device.type == 'cpu' else Prefetch(sampler, wm.device)
         precision = resolve_precision(cfg.run.precision, cfg.run.device)
@@ -442,7 +447,7 @@ def train_world_model(cfg: Config, dataset_id: str, labels_id: str | None, store
             save_checkpoint(dir / 'wm.pt', wm, None, cfg.wm.steps, dict(inputs=inputs))
             extra = {}
             if len(held):
-                q = wm_quality(wm.eval(), [episodes[i] for i in held], labels, k=cfg.label.oracle_horizon)
+                q = wm_quality(wm.eval(), [_in_memory(frames.episode(i)) for i in held], labels, k=cfg.label.oracle_horizon)
                 extra = _write_quality(dir, q)
         finally: torch.set_num_threads(threads)
         return dict(steps=cfg.wm.steps, final_metrics=last, action_spec=wm.spec, train_time_s=time.time() - t0,

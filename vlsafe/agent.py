@@ -539,13 +539,15 @@ def fit(agent: Agent, wm, sampler, work: Path, wm_id: str = '', progress: bool =
         if log.exists():   # keep only rows up to the checkpoint: later ones are redone
             with open(log) as f: rows = [r for r in csv.DictReader(f) if int(r['step']) <= step]
     def save_ckpt():
+        # the log first: a kill between the two leaves rows past the checkpoint, which a resume drops and redoes;
+        # the other order could leave a checkpoint whose last rows were never written
+        if rows:
+            with atomic_path(log) as tmp, open(tmp, 'w', newline='') as f:
+                wr = csv.DictWriter(f, fieldnames=list(rows[-1]), extrasaction='ignore'); wr.writeheader(); wr.writerows(rows)
         with atomic_path(ckpt) as tmp:
             extra = dict(rng_cuda=torch.cuda.get_rng_state(dev)) if dev.type == 'cuda' else {}
             torch.save(dict(step=step, agent=agent.state_dict(), optim=agent.optim_state(), rng=torch.get_rng_state(),
                             sampler=_sampler_state(sampler, drawn), config_hash=h, **extra), tmp)
-        if rows:
-            with atomic_path(log) as tmp, open(tmp, 'w', newline='') as f:
-                wr = csv.DictWriter(f, fieldnames=list(rows[-1]), extrasaction='ignore'); wr.writeheader(); wr.writerows(rows)
     last, t0 = {}, time.time()
     bar = tqdm(total=cfg.steps, initial=step, desc=f'agent {cfg.objective}', unit='upd', disable=not progress)
     while step < cfg.steps:

@@ -117,36 +117,30 @@ def test_collect_killed_resumes_identically(tmp_path):
         for k in ('bev', 'actions', 'rewards', 'costs', 'infos'): _same(getattr(x, k), getattr(y, k), k)
 
 
-def test_train_wm_killed_resumes_identically(tmp_path, labelled):
+def _killed_equals_uninterrupted(a: Path, b: Path, kind: str, bar: str, *args):
+    """SIGKILL `vlsafe <args>` in store `a` once its checkpoint is on disk, rerun it there (its progress bar `bar`
+    must start past 0), run it uninterrupted in store `b`, and compare the two artifacts of `kind`."""
     from vlsafe.store import Store
+    _kill_when(a, kind, 'ckpt.pt', *args)
+    aid, err = _run(a, *args)
+    assert _resumed_from(err, bar) > 0
+    assert _run(b, *args)[0] == aid
+    _same_artifact(Store(a).path(kind, aid), Store(b).path(kind, aid))
+
+
+def test_train_wm_killed_resumes_identically(tmp_path, labelled):
     a, b = _copy(labelled, tmp_path / 'a'), _copy(labelled, tmp_path / 'b')
-    args = ('train-wm', '--scorer', 'oracle', *DATA, *WM)
-    _kill_when(a, 'wm', 'ckpt.pt', *args)
-    wid, err = _run(a, *args)
-    assert _resumed_from(err, 'world model') > 0
-    assert _run(b, *args)[0] == wid
-    _same_artifact(Store(a).path('wm', wid), Store(b).path('wm', wid))
+    _killed_equals_uninterrupted(a, b, 'wm', 'world model', 'train-wm', '--scorer', 'oracle', *DATA, *WM)
 
 
 def test_train_agent_killed_resumes_identically(tmp_path, labelled):
-    from vlsafe.store import Store
     base = _copy(labelled, tmp_path / 'base')
     _run(base, 'train-wm', '--scorer', 'oracle', *DATA, *WM)
     a, b = _copy(base, tmp_path / 'a'), _copy(base, tmp_path / 'b')
-    args = ('train-agent', '--scorer', 'oracle', '--objective', 'vlsafe', *DATA, *WM, *AGENT)
-    _kill_when(a, 'agent', 'ckpt.pt', *args)
-    aid, err = _run(a, *args)
-    assert _resumed_from(err, 'agent vlsafe') > 0
-    assert _run(b, *args)[0] == aid
-    _same_artifact(Store(a).path('agent', aid), Store(b).path('agent', aid))
+    _killed_equals_uninterrupted(a, b, 'agent', 'agent vlsafe', 'train-agent', '--scorer', 'oracle', '--objective',
+                                 'vlsafe', *DATA, *WM, *AGENT)
 
 
 def test_offline_baseline_killed_resumes_identically(tmp_path, labelled):
-    from vlsafe.store import Store
     a, b = _copy(labelled, tmp_path / 'a'), _copy(labelled, tmp_path / 'b')
-    args = ('train-baseline', '--method', 'iql', *DATA, *BASE)
-    _kill_when(a, 'baseline', 'ckpt.pt', *args)
-    bid, err = _run(a, *args)
-    assert _resumed_from(err, 'baseline iql') > 0
-    assert _run(b, *args)[0] == bid
-    _same_artifact(Store(a).path('baseline', bid), Store(b).path('baseline', bid))
+    _killed_equals_uninterrupted(a, b, 'baseline', 'baseline iql', 'train-baseline', '--method', 'iql', *DATA, *BASE)

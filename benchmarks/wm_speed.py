@@ -12,7 +12,7 @@ warm-up updates include compilation). Every run prints the CPU's model and bf16 
 
 `--curves N` trains the `mini` configuration (B8 x L16, 32 px, deter 64: small enough that emulated bf16 finishes in
 minutes) for N updates twice from the same initial weights on the same stream of synthetic batches, once in fp32 and
-once under bf16 autocast, and writes every update's loss terms (the notebook 04_world_model plots them).
+once under bf16 autocast, and writes every update's loss terms (the notebook 04c_world_model plots them).
 
 Configurations (64x64x3 frames, Discrete(15) actions):
   paper: batch 16 x length 64, deter 512, units 512, 32x32 stochastic, CNN depth 32, 2-layer heads, 255 bins

@@ -69,3 +69,20 @@ def test_module_docstrings_are_whole_sentences():
     for m in modules:
         first = (ROOT / 'vlsafe' / f'{m}.py').read_text().split('\n', 1)[0]
         assert first.startswith('"""') and first.rstrip().endswith('."""'), f'vlsafe/{m}.py: {first}'
+
+
+def test_notebooks_are_numbered_in_dependency_order():
+    "A module's notebook sorts after the notebooks of every vlsafe module it imports at its top: a notebook never uses a module exported by a later one."
+    import re
+    nb_of = {}
+    for p in (ROOT / 'vlsafe').glob('*.py'):
+        m = re.search(r'File to edit: \.\./nbs/(\S+)\.ipynb', p.read_text())
+        if m: nb_of[p.stem] = m.group(1)
+    assert len(nb_of) >= 15
+    bad = []
+    for mod, nb in nb_of.items():
+        src = (ROOT / 'vlsafe' / f'{mod}.py').read_text()
+        deps = set(re.findall(r'^from \.(\w+) import', src, re.M))
+        for dep in deps & nb_of.keys():
+            if dep != mod and nb_of[dep] > nb: bad.append(f'{nb} ({mod}) imports {dep} from the later {nb_of[dep]}')
+    assert not bad, bad

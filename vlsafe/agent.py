@@ -588,7 +588,7 @@ def train_agent(cfg: Config, wm_id: str, dataset_id: str, labels_id: str, store:
         wm = load_world_model(wm_id, store, device=cfg.run.device)
         threads = torch.get_num_threads()
         torch.set_num_threads(train_threads(cfg, wm.cfg.units))     # the agent's MLPs are as wide as the model's
-        # frames stay on disk (the same batches as from memory, nbs/02_data.ipynb): the paper's data does not fit in RAM
+        # frames stay on disk (the same batches as from memory, nbs/02b_data.ipynb): the paper's data does not fit in RAM
         episodes, labels = open_frames(dataset_id, store, progress=False), load_labels(labels_id, store)
         info = action_spec(wm.spec)
         agent = Agent.for_world_model(cfg.agent, wm, info).to(cfg.run.device)

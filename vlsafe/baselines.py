@@ -30,7 +30,7 @@ __all__ = ['BASELINES', 'DISCRETE', 'BOX', 'UPDATES', 'ACTING_NET', 'SB3_DEFAULT
 
 # %% ../nbs/06_baselines.ipynb #c006
 # one list of method names for the package: the evaluation stage keys results by them (`result_hash`)
-from .evaluate import OFFLINE_BASELINES as OFFLINE, ONLINE_BASELINES as ONLINE, ONLINE_ACTION_MODE
+from .config import OFFLINE_BASELINES as OFFLINE, ONLINE_BASELINES as ONLINE, ONLINE_ACTION_MODE
 BASELINES = OFFLINE + ONLINE
 
 def check_method(method: str) -> str:

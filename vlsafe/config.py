@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 # %% auto #0
-__all__ = ['SAFE_PROMPT', 'UNSAFE_PROMPT', 'TASKS', 'OBJECTIVES', 'PROFILES', 'ConfigError', 'F', 'EnvConfig', 'DataConfig',
-           'LabelConfig', 'VlmConfig', 'WorldModelConfig', 'AgentConfig', 'BaselineConfig', 'EvalConfig', 'RunConfig',
-           'Config', 'from_dict', 'to_dict', 'check_device', 'get_config', 'save_config', 'hashable', 'stable_hash']
+__all__ = ['SAFE_PROMPT', 'UNSAFE_PROMPT', 'TASKS', 'OBJECTIVES', 'OFFLINE_BASELINES', 'ONLINE_BASELINES', 'ONLINE_ACTION_MODE',
+           'PROFILES', 'ConfigError', 'F', 'EnvConfig', 'DataConfig', 'LabelConfig', 'VlmConfig', 'WorldModelConfig',
+           'AgentConfig', 'BaselineConfig', 'EvalConfig', 'RunConfig', 'Config', 'from_dict', 'to_dict', 'check_device',
+           'get_config', 'save_config', 'hashable', 'stable_hash']
 
 # %% ../nbs/00_config.ipynb #c005
 class ConfigError(ValueError):
@@ -30,6 +31,9 @@ SAFE_PROMPT = "red vehicle is driving safely with no car accidents."
 UNSAFE_PROMPT = "The red car is deviating from its trajectory, driving off the road, or encountering an accident."
 TASKS = ('four_lane', 'left_turn', 'right_turn', 'navigation', 'roundabout', 'lane_merge', 'overtake')
 OBJECTIVES = ('vlsafe', 'dreamerv3', 'fosp', 'vlsafe_nc', 'fisor')
+OFFLINE_BASELINES, ONLINE_BASELINES = ('bc', 'cql', 'iql'), ('ppo', 'sac', 'dqn')
+# the action space each online baseline trains and acts in: SAC has no discrete form, DQN no continuous one
+ONLINE_ACTION_MODE = {'ppo': 'discrete', 'sac': 'continuous', 'dqn': 'discrete'}
 
 @dataclass
 class EnvConfig:
@@ -246,7 +250,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         'env.image_size': 64, 'env.max_steps': 300,
         'data.episodes': 200,  # a mix with crashes and lane departures to learn from (measured in nbs/02a_experts)
         'data.policy_mix': {'expert': 0.2, 'late_braking': 0.4, 'eps_random': 0.2, 'distracted': 0.15, 'aggressive': 0.05},
-        # wm: ~12.5 CPU min (0.57-0.64 s per update); held-out gate in nbs/04_world_model: passed on a tuning set,
+        # wm: ~12.5 CPU min (0.57-0.64 s per update); held-out gate in nbs/04c_world_model: passed on a tuning set,
         # fails on this dataset's cost head (AUROC 0.56 for a collision within 10 steps)
         'wm.image_size': 32, 'wm.deter': 256, 'wm.units': 256, 'wm.stoch': 16, 'wm.classes': 16,
         'wm.cnn_depth': 16, 'wm.batch_size': 16, 'wm.batch_length': 32, 'wm.steps': 1250, 'wm.lr': 3e-4,

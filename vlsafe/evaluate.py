@@ -9,15 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 import numpy as np, pandas as pd
-from .config import Config, OBJECTIVES, ConfigError, DataConfig, to_dict, stable_hash, hashable
+from .config import (Config, OBJECTIVES, ConfigError, DataConfig, to_dict, stable_hash, hashable,
+                           OFFLINE_BASELINES, ONLINE_BASELINES, ONLINE_ACTION_MODE)   # method names: one table, in config
 from .store import atomic_write_json, atomic_path, git_commit, machine_info, seed_everything, code_versions
 
 # %% auto #0
-__all__ = ['METRICS', 'LABELS', 'REFERENCE_METHODS', 'OFFLINE_BASELINES', 'ONLINE_BASELINES', 'ONLINE_ACTION_MODE', 'episode_row',
-           'summarize', 'Policy', 'rollout', 'collection_seeds', 'scenario_seeds', 'make_eval_env', 'evaluate_policy',
-           'noop_action', 'ConstantPolicy', 'behaviour_choice', 'BehaviourPolicy', 'reference_policy',
-           'evaluate_reference', 'save_gif', 'scorer_fields', 'result_stages', 'expected_label_source', 'result_hash',
-           'write_run', 'run_reference', 'identical_runs']
+__all__ = ['METRICS', 'LABELS', 'REFERENCE_METHODS', 'episode_row', 'summarize', 'Policy', 'rollout', 'collection_seeds',
+           'scenario_seeds', 'make_eval_env', 'evaluate_policy', 'noop_action', 'ConstantPolicy', 'behaviour_choice',
+           'BehaviourPolicy', 'reference_policy', 'evaluate_reference', 'save_gif', 'scorer_fields', 'result_stages',
+           'expected_label_source', 'result_hash', 'write_run', 'run_reference', 'identical_runs']
 
 # %% ../nbs/07_evaluate.ipynb #c005
 METRICS = ('return', 'cost', 'avg_speed', 'waypoints_completed', 'travel_distance', 'arrive_rate',
@@ -250,9 +250,6 @@ def scorer_fields(scorer: dict | None) -> dict:
                 scorer_sha256=s.get('weights_sha256') or s.get('checkpoint_sha256') or '',
                 scorer_trained_here=bool(prov.get('trained_here', s.get('trained_here', False))))
 
-OFFLINE_BASELINES, ONLINE_BASELINES = ('bc', 'cql', 'iql'), ('ppo', 'sac', 'dqn')
-# the action space each online baseline trains and acts in: SAC has no discrete form, DQN no continuous one
-ONLINE_ACTION_MODE = {'ppo': 'discrete', 'sac': 'continuous', 'dqn': 'discrete'}
 
 def result_stages(method: str) -> tuple[str, ...]:
     "The stages whose code decides `method`'s result; their versions (`vlsafe.store.CODE_VERSIONS`) enter `result_hash`."

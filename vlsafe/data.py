@@ -4,7 +4,7 @@
 
 # %% ../nbs/02b_data.ipynb #c002
 from __future__ import annotations
-import contextlib, hashlib, json, multiprocessing as mp, os, queue, shutil, sys, time, warnings
+import contextlib, dataclasses, hashlib, json, multiprocessing as mp, os, queue, shutil, sys, time, warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +16,8 @@ from .store import ArtifactError, Store, atomic_path, atomic_write_json
 # %% auto #0
 __all__ = ['Episode', 'policy_counts', 'policy_assignment', 'episode_seed', 'run_episode', 'write_chunk', 'minari_id',
            'make_card', 'plot_card', 'dataset_card', 'format_card', 'collect_dataset', 'minari_dataset',
-           'load_episodes', 'DiskArray', 'Frames', 'write_frames', 'synthetic_frames', 'open_frames', 'SequenceSampler']
+           'load_episodes', 'DiskArray', 'Frames', 'in_memory', 'write_frames', 'synthetic_frames', 'open_frames',
+           'SequenceSampler']
 
 # %% ../nbs/02b_data.ipynb #c005
 @dataclass
@@ -686,6 +687,10 @@ class Frames:
     def episodes(self) -> Iterator[Episode]:
         "Every episode in id order, lazily (`episode(k)` for each k)."
         return (self.episode(k) for k in range(len(self.ids)))
+
+def in_memory(ep: Episode) -> Episode:
+    "Episode `ep` with its frames and infos read into memory (one episode at a time: e.g. to score it whole)."
+    return dataclasses.replace(ep, bev=np.asarray(ep.bev), infos={k: np.asarray(v) for k, v in ep.infos.items()})
 
 def _sampler_columns(actions, rewards, costs, terminated: bool) -> dict:
     "The sequence sampler's per-frame columns of one episode (T + 1 frames; see the table under *Sequence sampler*)."

@@ -534,7 +534,9 @@ def _score_chunk(scorer, spans, by_id, cache) -> np.ndarray:
     if scorer.identity.get('kind') == 'oracle':
         out = []
         for eid, s, e in spans:
-            if eid not in cache: cache.clear(); cache[eid] = np.asarray(scorer.score_episode(by_id[eid]), np.float32)
+            if eid not in cache:
+                from vlsafe.data import in_memory
+                cache.clear(); cache[eid] = np.asarray(scorer.score_episode(in_memory(by_id[eid])), np.float32)
             out.append(cache[eid][s:e])
         return np.concatenate(out)
     return np.asarray(scorer.score_frames(np.concatenate([np.asarray(by_id[eid].bev[s:e]) for eid, s, e in spans])), np.float32)
@@ -622,9 +624,9 @@ def label_dataset(cfg: Config, dataset_id: str, store: Store | None = None, prog
         return Store.make_id('labels', config, inputs)
     if isinstance(scorer, ClipScorer) and cfg.label.backend == 'local':
         scorer.load()   # a bad weights file fails here, in one line, before any data is read or a bar is drawn
-    if episodes is None:
-        from vlsafe.data import load_episodes
-        episodes = load_episodes(dataset_id, store)
+    if episodes is None:   # frames stay on disk; an episode is read when its chunk is scored
+        from vlsafe.data import open_frames
+        episodes = list(open_frames(dataset_id, store, progress=progress).episodes())
     episodes = sorted(episodes, key=lambda e: int(e.id)); _check_episodes(episodes)
     by_id = {int(e.id): e for e in episodes}
     lengths = [[int(e.id), len(e.bev)] for e in episodes]

@@ -397,10 +397,6 @@ def split_episodes(n: int, holdout: float, seed: int) -> tuple[np.ndarray, np.nd
     return np.sort(perm[m:]), np.sort(perm[:m])
 
 # %% ../nbs/04c_world_model.ipynb #c027
-def _in_memory(ep):
-    "A held-out episode read from disk into memory (only these few are scored, never the training set)."
-    return dataclasses.replace(ep, bev=np.asarray(ep.bev), infos={k: np.asarray(v) for k, v in ep.infos.items()})
-
 def _dataset_action_spec(store: Store, dataset_id: str, episodes) -> dict:
     try: mode = store.manifest('dataset', dataset_id)['config']['env']['action_mode']
     except Exception: mode = None
@@ -424,7 +420,7 @@ def train_world_model(cfg: Config, dataset_id: str, labels_id: str | None, store
     store = store or Store(cfg.run.home or None)
     inputs = {'dataset': dataset_id, 'labels': labels_id or ''}
     def work(dir: Path) -> dict:
-        from vlsafe.data import SequenceSampler, open_frames
+        from vlsafe.data import SequenceSampler, open_frames, in_memory
         # frames stay on disk and are read batch by batch (the same batches as from memory, nbs/02b_data.ipynb)
         frames = open_frames(dataset_id, store, progress=progress)
         labels = None
@@ -447,7 +443,7 @@ def train_world_model(cfg: Config, dataset_id: str, labels_id: str | None, store
             save_checkpoint(dir / 'wm.pt', wm, None, cfg.wm.steps, dict(inputs=inputs))
             extra = {}
             if len(held):
-                q = wm_quality(wm.eval(), [_in_memory(frames.episode(i)) for i in held], labels, k=cfg.label.oracle_horizon)
+                q = wm_quality(wm.eval(), [in_memory(frames.episode(i)) for i in held], labels, k=cfg.label.oracle_horizon)
                 extra = _write_quality(dir, q)
         finally: torch.set_num_threads(threads)
         return dict(steps=cfg.wm.steps, final_metrics=last, action_spec=wm.spec, train_time_s=time.time() - t0,

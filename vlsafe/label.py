@@ -507,9 +507,10 @@ def make_scorer(cfg: LabelConfig, device='cpu') -> SafetyScorer:
 def _fingerprint(episodes) -> str:
     h = hashlib.sha256()
     for ep in episodes:
-        b = np.asarray(ep.bev)
-        h.update(f'{int(ep.id)}:{b.shape}:{getattr(ep, "policy", "")}|'.encode())
-        h.update(np.ascontiguousarray(b[0]).tobytes()); h.update(np.ascontiguousarray(b[-1]).tobytes())
+        b = ep.bev   # in memory or on disk: read only the first and last frame, not the episode
+        h.update(f'{int(ep.id)}:{tuple(b.shape)}:{getattr(ep, "policy", "")}|'.encode())
+        h.update(np.ascontiguousarray(np.asarray(b[:1])[0]).tobytes())
+        h.update(np.ascontiguousarray(np.asarray(b[-1:])[0]).tobytes())
     return h.hexdigest()[:16]
 
 def _plan(lengths: list[tuple[int, int]], chunk: int) -> list[list[tuple[int, int, int]]]:

@@ -20,11 +20,11 @@ from .bev import BEVRenderer, box_corners, to_ego_frame
 
 # %% auto #0
 __all__ = ['ACC', 'STEER', 'CONT_LOW', 'CONT_HIGH', 'MAX_STEER', 'V_DES', 'WAYPOINT_SPACING', 'LANE_PENALTY_M', 'OUT_OF_LANE_M',
-           'OFF_ROUTE_M', 'R_WAYPOINT', 'R_COLLISION', 'R_LANE', 'R_ARRIVE', 'N_NEAR', 'NEAR_M', 'STUCK_S',
-           'EGO_LENGTH', 'EGO_WIDTH', 'BUILDERS', 'decode_action', 'Route', 'lane_points', 'blend', 'NPC', 'FastRoad',
-           'intent_path', 'spawn', 'Scene', 'build_four_lane', 'add_intersection', 'build_turn', 'build_grid_network',
-           'build_navigation', 'build_roundabout', 'build_lane_merge', 'build_overtake', 'cardreamer_reward',
-           'safety_cost', 'rects_overlap', 'DrivingEnv', 'make_task']
+           'OFF_ROUTE_M', 'R_WAYPOINT', 'R_COLLISION', 'R_LANE', 'R_ARRIVE', 'C_COLLISION', 'N_NEAR', 'NEAR_M',
+           'STUCK_S', 'EGO_LENGTH', 'EGO_WIDTH', 'BUILDERS', 'decode_action', 'Route', 'lane_points', 'blend', 'NPC',
+           'FastRoad', 'intent_path', 'spawn', 'Scene', 'build_four_lane', 'add_intersection', 'build_turn',
+           'build_grid_network', 'build_navigation', 'build_roundabout', 'build_lane_merge', 'build_overtake',
+           'cardreamer_reward', 'safety_cost', 'rects_overlap', 'DrivingEnv', 'make_task']
 
 # %% ../nbs/01b_envs.ipynb #c006
 ACC = (-2.0, 0.0, 2.0)                       # m/s², CarDreamer: acc = ACC[a // 5]
@@ -35,6 +35,7 @@ V_DES = 4.0                                  # CarDreamer's desired speed, m/s
 WAYPOINT_SPACING = 2.0
 LANE_PENALTY_M, OUT_OF_LANE_M, OFF_ROUTE_M = 0.5, 1.0, 3.0
 R_WAYPOINT, R_COLLISION, R_LANE, R_ARRIVE = 2.0, 30.0, 3.0, 20.0
+C_COLLISION = 10.0                           # cost of a collision step, in lane steps: see "Reward, cost"
 N_NEAR, NEAR_M = 8, 50.0                     # privileged state: up to 8 vehicles within 50 m
 STUCK_S = 8.0                                # an NPC standing still this long leaves (IDM gridlock breaker)
 EGO_LENGTH, EGO_WIDTH = 5.0, 2.0
@@ -518,7 +519,7 @@ def cardreamer_reward(new_waypoint: bool, v_par: float, v_perp: float, speed: fl
     return float(r)
 
 def safety_cost(collision: bool, out_of_lane: bool) -> float:
-    return float(collision) + float(out_of_lane)
+    return C_COLLISION * float(collision) + float(out_of_lane)
 
 # %% ../nbs/01b_envs.ipynb #c028
 def rects_overlap(a, b) -> bool:

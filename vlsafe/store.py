@@ -93,7 +93,7 @@ class StaleArtifactWarning(UserWarning):
 # Bump a stage's number whenever its semantics change (what it computes, not how fast): every artifact id of that
 # stage, and of every stage downstream through their input ids, then changes, so a fix never reuses stale work.
 # 'eval' enters no artifact, only the identity of results (vlsafe.evaluate.result_hash).
-CODE_VERSIONS: dict[str, int] = {'dataset': 2, 'frames': 1, 'labels': 1, 'wm': 1, 'agent': 1, 'baseline': 1, 'vlm': 1, 'eval': 2}
+CODE_VERSIONS: dict[str, int] = {'dataset': 3, 'frames': 1, 'labels': 1, 'wm': 1, 'agent': 1, 'baseline': 1, 'vlm': 1, 'eval': 2}
 
 def code_version(kind: str) -> int:
     "The code version of stage `kind`; an unlisted stage is refused, so a new stage cannot skip versioning."

@@ -161,6 +161,8 @@ class AgentConfig:
     ref_discount: float = F(0.99, lo=0.0, hi=1.0, doc="FOSP: discount of the reachability max-backup (the code's mu)")
     behaviour_samples: int = F(4, lo=1, hi=64, doc='behaviour actions scored per imagined state; above 1 their '
                                'advantages are taken against their own mean at the state (CRR), not against V(s)')
+    bc_pretrain: int = F(0, lo=0, doc="updates that fit the behaviour policy pi_b to the dataset's posterior features "
+                         'before the actor-critic starts; the actor then starts as a copy of pi_b (0: neither)')
     batch_size: int = F(16, lo=1, hi=4096)
     batch_length: int = F(64, lo=2, hi=4096)
     steps: int = F(50_000, lo=0)
@@ -237,7 +239,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         'wm.image_size': 32, 'wm.deter': 64, 'wm.units': 64, 'wm.stoch': 8, 'wm.classes': 8, 'wm.layers': 1,
         'wm.cnn_depth': 8, 'wm.bins': 63, 'wm.batch_size': 8, 'wm.batch_length': 16, 'wm.steps': 60,
         'wm.lr': 3e-4, 'wm.log_every': 10, 'wm.ckpt_every': 30,
-        'agent.horizon': 8, 'agent.batch_size': 8, 'agent.batch_length': 16, 'agent.steps': 40,
+        'agent.horizon': 8, 'agent.batch_size': 8, 'agent.batch_length': 16, 'agent.steps': 40, 'agent.bc_pretrain': 20,
         'agent.actor_lr': 1e-4, 'agent.critic_lr': 1e-4, 'agent.log_every': 10, 'agent.ckpt_every': 20,
         'eval.episodes': 3, 'label.chunk_frames': 256,
         'vlm.size': 'xs', 'vlm.steps': 20, 'vlm.batch_size': 32, 'vlm.warmup': 2, 'vlm.log_every': 5, 'vlm.ckpt_every': 10,
@@ -260,7 +262,13 @@ PROFILES: dict[str, dict[str, Any]] = {
         'agent.batch_size': 8, 'agent.batch_length': 16, 'agent.steps': 600, 'agent.ckpt_every': 200,
         'agent.log_every': 20,
         'agent.actor_lr': 1e-4, 'agent.critic_lr': 1e-4,
-        'eval.episodes': 50, 'eval.workers': 2,
+        # 600 updates at these rates leave pi_b and the actor near their initialisation: on a frozen small world
+        # model, pi_b fitted for 600 updates drove like the do-nothing policy; fitted for 4000 (about a minute on
+        # cached features) it reached the destination in 4 of 10 scenarios (nbs/05_agent.ipynb)
+        'agent.bc_pretrain': 3000, 'agent.bc_lr': 3e-4,
+        # the mode of the policy: sampling a broad 15-way action distribution steers at random (the same pi_b:
+        # arrive rate 0.4 by its mode, 0.0 by sampling, 10 scenarios)
+        'eval.episodes': 50, 'eval.workers': 2, 'eval.act': 'mode',
         'baseline.cnn_depth': 16, 'baseline.units': 256, 'baseline.steps': 5000, 'baseline.online_steps': 10_000,
         'baseline.online_train_freq': 4,
         'baseline.batch_size': 64, 'baseline.target_update': 1000, 'baseline.buffer_size': 50_000,

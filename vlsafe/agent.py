@@ -13,9 +13,9 @@ import torch
 from torch import nn
 import torch.nn.functional as Fn
 from .config import Config, AgentConfig, OBJECTIVES, ConfigError, stable_hash, to_dict
-from .store import Store, ArtifactError, atomic_path, atomic_write_json, seed_everything
+from .store import Store, ArtifactError, TrainingLoop, atomic_path, atomic_write_json, seed_everything
 from .nets import MLP, Bernoulli, OneHotDist, OneHotFeat, TwoHotDist, autocast_context, resolve_precision, symlog_bins
-from .world_model import Prefetch, action_spec, train_threads, _sampler_state, _sampler_restore
+from .world_model import Prefetch, action_spec, train_threads
 
 # %% auto #0
 __all__ = ['ADV_NORMS', 'ADV_STD_FLOOR', 'QUANTILES', 'ACTOR_LOSSES', 'REACH_INIT_LOGIT', 'lambda_return', 'ReturnNorm',
@@ -519,58 +519,27 @@ def _config_hash(cfg: AgentConfig, wm_id: str) -> str: return stable_hash({'agen
 def fit(agent: Agent, wm, sampler, work: Path, wm_id: str = '', progress: bool = True, precision: str = 'fp32') -> dict:
     """Train `agent` for `cfg.steps` updates in `work` (resuming from `work/ckpt.pt`), forward passes at `precision`;
     returns the last logged metrics."""
-    from tqdm.auto import tqdm
-    cfg, work = agent.cfg, Path(work); work.mkdir(parents=True, exist_ok=True)
-    h, ckpt, log = _config_hash(cfg, wm_id), work / 'ckpt.pt', work / 'metrics.csv'
+    cfg = agent.cfg
     wm.requires_grad_(False); wm.eval()
-    step, drawn, rows, it = 0, 0, [], iter(sampler)
-    dev = next(agent.parameters()).device      # imagination samples on this device's generator: checkpoint it too
-    if ckpt.exists():
-        try: c = torch.load(ckpt, map_location='cpu', weights_only=True)
-        except Exception as e:
-            raise ArtifactError(f"agent checkpoint {ckpt} is unreadable ({e}); delete it to restart training") from e
-        if c.get('config_hash') != h:
-            raise ArtifactError(f"agent checkpoint {ckpt} was written for config {c.get('config_hash')}, this run is {h}; "
-                                "delete the folder or use the config it was made with")
-        agent.load_state_dict(c['agent']); agent.load_optim_state(c['optim']); torch.set_rng_state(c['rng'])
-        if 'rng_cuda' in c and dev.type == 'cuda': torch.cuda.set_rng_state(c['rng_cuda'], dev)
-        step, drawn = int(c['step']), int(c['sampler']['drawn'])
-        _sampler_restore(sampler, c['sampler'], it)
-        if log.exists():   # keep only rows up to the checkpoint: later ones are redone
-            with open(log) as f: rows = [r for r in csv.DictReader(f) if int(r['step']) <= step]
-    def save_ckpt():
-        # the log first: a kill between the two leaves rows past the checkpoint, which a resume drops and redoes;
-        # the other order could leave a checkpoint whose last rows were never written
-        if rows:
-            with atomic_path(log) as tmp, open(tmp, 'w', newline='') as f:
-                wr = csv.DictWriter(f, fieldnames=list(rows[-1]), extrasaction='ignore'); wr.writeheader(); wr.writerows(rows)
-        with atomic_path(ckpt) as tmp:
-            extra = dict(rng_cuda=torch.cuda.get_rng_state(dev)) if dev.type == 'cuda' else {}
-            torch.save(dict(step=step, agent=agent.state_dict(), optim=agent.optim_state(), rng=torch.get_rng_state(),
-                            sampler=_sampler_state(sampler, drawn), config_hash=h, **extra), tmp)
-    last, t0 = {}, time.time()
-    bar = tqdm(total=cfg.steps, initial=step, desc=f'agent {cfg.objective}', unit='upd', disable=not progress)
-    while step < cfg.steps:
-        data, post = prepare(wm, next(it), precision); drawn += 1
+    def load(c): agent.load_state_dict(c['agent']); agent.load_optim_state(c['optim'])
+    loop = TrainingLoop(work, cfg.steps, desc=f'agent {cfg.objective}', batches=sampler, log_every=cfg.log_every,
+                        ckpt_every=cfg.ckpt_every, state_dict=lambda: dict(agent=agent.state_dict(), optim=agent.optim_state()),
+                        load_state_dict=load, config_hash=_config_hash(cfg, wm_id),
+                        # a line: the logged update's own metrics (not a window mean), to 6 decimals
+                        row=lambda window, seconds, rate: {'seconds': round(seconds, 3),
+                                                           **{k: round(v, 6) for k, v in window[-1].items()}},
+                        finite=('actor_loss', 'critic_r_loss', 'critic_c_loss', 'bc_loss'),
+                        postfix=lambda r: dict(actor=f"{r['actor_loss']:.3g}", critic=f"{r['critic_r_loss']:.3g}",
+                                               w=f"{r['w_mean']:.3g}", p=f"{r['p_hat']:.2f}"),
+                        fix="Lower agent.actor_lr / agent.critic_lr, or check the world model's predictions.",
+                        # imagination samples on this device's generator: the loop checkpoints it too
+                        device=next(agent.parameters()).device, progress=progress)
+    def update(batch):
+        data, post = prepare(wm, batch, precision)
         m = agent.update(wm, data, post, precision)
-        bad = [k for k in ('actor_loss', 'critic_r_loss', 'critic_c_loss', 'bc_loss') if not math.isfinite(m[k])]
-        if bad:
-            kept = (f"the last good checkpoint {ckpt} (update {torch.load(ckpt, weights_only=True)['step']}) is kept"
-                    if ckpt.exists() else "no checkpoint had been written yet")
-            raise FloatingPointError(f"non-finite {bad} at agent update {step + 1}; {kept}. Lower "
-                                     "agent.actor_lr / agent.critic_lr, or check the world model's predictions")
-        step += 1
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            if 'p' in data: m['p_label'] = data['p'].mean().item()
-            last = dict(step=step, seconds=round(time.time() - t0, 3), **{k: round(v, 6) for k, v in m.items()})
-            rows.append(last)
-            bar.set_postfix(actor=f"{m['actor_loss']:.3g}", critic=f"{m['critic_r_loss']:.3g}", w=f"{m['w_mean']:.3g}",
-                            p=f"{m['p_hat']:.2f}")
-        bar.update(1)
-        if step % cfg.ckpt_every == 0 or step == cfg.steps: save_ckpt()
-    bar.close()
-    if step == 0 or not ckpt.exists(): save_ckpt()
-    return last
+        if 'p' in data: m['p_label'] = data['p'].mean().item()
+        return m
+    return loop.run(update)
 
 # %% ../nbs/05_agent.ipynb #c035
 def train_agent(cfg: Config, wm_id: str, dataset_id: str, labels_id: str, store: Store | None = None,

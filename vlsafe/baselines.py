@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_baselines.ipynb #c003
 from __future__ import annotations
-import copy, csv, dataclasses, json, math, time
+import copy, dataclasses, json, math, time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -15,7 +15,7 @@ from torch import nn
 import torch.nn.functional as Fn
 from .config import BaselineConfig, Config, ConfigError, EnvConfig, from_dict, stable_hash
 from .nets import Encoder, MLP
-from .store import ArtifactError, Store, atomic_path, seed_everything
+from .store import ArtifactError, Store, TrainingLoop, atomic_path, check_finite, seed_everything
 from .agent import BoundedNormal, to_agent_action, to_env_action
 from .world_model import action_spec, resize_frames, train_threads
 
@@ -247,65 +247,31 @@ def update_targets(method: str, nets: nn.ModuleDict, step: int, cfg: BaselineCon
 def offline_hash(method: str, size: int, spec: dict, cfg: BaselineConfig) -> str:
     return stable_hash({'method': method, 'size': size, 'action': spec, 'baseline': cfg})
 
-def _write_rows(path: Path, rows: list[dict]):
-    if not rows: return
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    with atomic_path(path) as tmp, open(tmp, 'w', newline='') as f:
-        w = csv.DictWriter(f, keys); w.writeheader(); w.writerows(rows)
-
 def fit_offline(method: str, nets: OfflineNets, data: Transitions, cfg: BaselineConfig, work, progress: bool = True,
                 stop_at: int | None = None) -> dict:
     """Train `nets` on `data` for `cfg.steps` updates in folder `work` (resuming from `work/ckpt.pt`);
     `stop_at` ends this call early after that many updates (an interruption). Returns the last logged row."""
-    from tqdm.auto import tqdm
-    work = Path(work); work.mkdir(parents=True, exist_ok=True)
-    ckpt, log = work / 'ckpt.pt', work / 'metrics.csv'
     if data.spec != nets.spec: raise ValueError(f"the data's actions {data.spec} are not the nets' {nets.spec}")
-    h = offline_hash(method, data.size, nets.spec, cfg)
     opt = torch.optim.Adam([p for p in nets.parameters() if p.requires_grad], lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
-    step, rows = 0, []
-    if ckpt.exists():
-        try: c = torch.load(ckpt, map_location='cpu', weights_only=True)
-        except Exception as e:
-            raise ArtifactError(f"baseline checkpoint {ckpt} is unreadable ({type(e).__name__}: {str(e).splitlines()[0][:120]}); delete it to "
-                                f"restart training") from e
-        if c.get('config_hash') != h:
-            raise ArtifactError(f"baseline checkpoint {ckpt} was written for config {c.get('config_hash')}, this run "
-                                f"is {h}; delete the folder or rerun with the config it was made with")
-        nets.load_state_dict(c['nets']); opt.load_state_dict(c['opt']); gen.set_state(c['gen'])
-        step, rows = int(c['step']), list(c['rows'])
-    def save():
-        with atomic_path(ckpt) as tmp:
-            torch.save(dict(step=step, nets=nets.state_dict(), opt=opt.state_dict(), gen=gen.get_state(), rows=rows,
-                            config_hash=h), tmp)
-        _write_rows(log, rows)
-    update, window, t0, dev = UPDATES[method], [], time.time(), next(nets.parameters()).device
-    pin = dev.type == 'cuda'      # page-locked host batches copy to the GPU asynchronously
+    def load(c): nets.load_state_dict(c['nets']); opt.load_state_dict(c['opt']); gen.set_state(c['gen'])
+    dev = next(nets.parameters()).device
+    loop = TrainingLoop(work, cfg.steps, desc=f'baseline {method}', log_every=cfg.log_every, ckpt_every=cfg.ckpt_every,
+                        state_dict=lambda: dict(nets=nets.state_dict(), opt=opt.state_dict(), gen=gen.get_state()),
+                        load_state_dict=load, config_hash=offline_hash(method, data.size, nets.spec, cfg),
+                        fix="Lower baseline.lr or check the dataset's rewards.", device=dev, progress=progress)
+    loss_fn, pin = UPDATES[method], dev.type == 'cuda'      # page-locked host batches copy to the GPU asynchronously
+    def update(_):
+        batch = {k: (v.pin_memory() if pin else v).to(dev, non_blocking=True)
+                 for k, v in data.sample(cfg.batch_size, gen).items()}
+        loss, m = loss_fn(nets, batch, cfg)
+        m = {k: float(v.detach()) for k, v in m.items()}
+        check_finite(m, ['loss'])                           # before the step: a NaN/inf loss updates nothing
+        opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+        update_targets(method, nets, loop.step + 1, cfg)     # the number of this update
+        return m
     nets.train()
-    bar = tqdm(total=cfg.steps, initial=step, desc=f'baseline {method}', unit='upd', disable=not progress)
-    try:
-        while step < cfg.steps and (stop_at is None or step < stop_at):
-            batch = {k: (v.pin_memory() if pin else v).to(dev, non_blocking=True)
-                     for k, v in data.sample(cfg.batch_size, gen).items()}
-            loss, m = update(nets, batch, cfg)
-            if not torch.isfinite(loss):
-                kept = (f"the last good checkpoint (update {torch.load(ckpt, weights_only=True)['step']}) is kept at "
-                        f"{ckpt}" if ckpt.exists() else "no checkpoint had been written yet")
-                raise FloatingPointError(f"{method} training hit a non-finite loss at update {step + 1} "
-                                         f"({ {k: float(v.detach()) for k, v in m.items()} }); nothing was updated and {kept}. "
-                                         f"Lower baseline.lr or check the dataset's rewards")
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-            step += 1; update_targets(method, nets, step, cfg)
-            window.append({k: float(v.detach()) for k, v in m.items()}); bar.update(1)
-            if step % cfg.log_every == 0 or step == cfg.steps:
-                rows.append(dict(step=step, seconds=round(time.time() - t0, 3),
-                                 **{k: float(np.mean([w[k] for w in window])) for k in window[0]}))
-                bar.set_postfix(loss=f"{rows[-1]['loss']:.3g}"); window = []
-            if step % cfg.ckpt_every == 0 or step == cfg.steps: save()
-    finally: bar.close()
-    if not ckpt.exists(): save()
-    return rows[-1] if rows else {}
+    return loop.run(update, stop_at)
 
 # %% ../nbs/06_baselines.ipynb #c033
 SB3_DEFAULTS = {'ppo': dict(n_steps=2048, batch_size=64), 'dqn': dict(buffer_size=1_000_000, learning_starts=100,

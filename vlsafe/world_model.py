@@ -4,7 +4,7 @@
 
 # %% ../nbs/04c_world_model.ipynb #c002
 from __future__ import annotations
-import csv, dataclasses, json, math, os, queue, threading, time
+import dataclasses, json, math, os, queue, threading, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -14,13 +14,14 @@ from .config import Config, WorldModelConfig, ConfigError, from_dict, hashable, 
 from .nets import (Bernoulli, Decoder, Encoder, MLP, MSEDist, TwoHotDist, autocast_context, cpu_flags,
                          resolve_precision, symlog_bins)
 from .rssm import RSSM
-from .store import ArtifactError, Store, atomic_path, atomic_write_json, seed_everything
+from .store import (ArtifactError, NonFiniteLossError, Store, TrainingLoop, atomic_path, atomic_write_json,
+                          seed_everything, window_means)
 
 # %% auto #0
-__all__ = ['action_spec', 'synthetic_batch', 'resize_frames', 'WorldModel', 'NonFiniteLossError', 'save_checkpoint',
-           'read_checkpoint', 'fit', 'Prefetch', 'split_episodes', 'train_threads', 'world_model_id',
-           'train_world_model', 'load_world_model', 'open_loop', 'horizon_error', 'plot_open_loop', 'plot_heads',
-           'auroc', 'calibration', 'wm_quality', 'quality_gate', 'plot_quality', 'world_model_quality']
+__all__ = ['action_spec', 'synthetic_batch', 'resize_frames', 'WorldModel', 'save_checkpoint', 'read_checkpoint', 'fit',
+           'Prefetch', 'split_episodes', 'train_threads', 'world_model_id', 'train_world_model', 'load_world_model',
+           'open_loop', 'horizon_error', 'plot_open_loop', 'plot_heads', 'auroc', 'calibration', 'wm_quality',
+           'quality_gate', 'plot_quality', 'world_model_quality', 'NonFiniteLossError']
 
 # %% ../nbs/04c_world_model.ipynb #c005
 def action_spec(space) -> dict:
@@ -213,21 +214,7 @@ class WorldModel(nn.Module):
         return metrics, post
 
 # %% ../nbs/04c_world_model.ipynb #c017
-class NonFiniteLossError(FloatingPointError):
-    "Training hit a NaN/inf loss; the last good checkpoint is kept."
-
-def _sampler_state(sampler, drawn: int) -> dict:
-    if hasattr(sampler, 'state_dict'): return {'kind': 'state_dict', 'state': sampler.state_dict(), 'drawn': drawn}
-    rng = getattr(sampler, 'rng', None)
-    if isinstance(rng, np.random.Generator):
-        return {'kind': 'rng', 'state': rng.bit_generator.state, 'drawn': drawn}
-    return {'kind': 'skip', 'drawn': drawn}
-
-def _sampler_restore(sampler, st: dict, it):
-    if st['kind'] == 'state_dict': sampler.load_state_dict(st['state'])
-    elif st['kind'] == 'rng': sampler.rng.bit_generator.state = st['state']
-    else:
-        for _ in range(st['drawn']): next(it)
+_all_ = ['NonFiniteLossError']   # defined in vlsafe.store with the training loop; still importable from here
 
 def save_checkpoint(path, wm: WorldModel, opt=None, step: int = 0, extra: dict | None = None) -> Path:
     "Atomically write model (and optimiser) state with the config, its hash and the action spec."
@@ -255,82 +242,39 @@ def read_checkpoint(path, device='cpu', config_hash: str | None = None) -> dict:
                             f"over, or rerun with the config it was made with")
     return ck
 
-def _csv_log(path: Path, row: dict, upto: int | None = None):
-    "Append `row` to the CSV; with `upto`, first drop rows beyond that step (a resumed run rewrites them)."
-    if upto is not None and path.exists():
-        with open(path) as f: rows = [r for r in csv.DictReader(f) if int(r['step']) <= upto]
-        keys = list(rows[0].keys()) if rows else None
-        with atomic_path(path) as tmp, open(tmp, 'w', newline='') as f:
-            if keys:
-                w = csv.DictWriter(f, keys); w.writeheader(); w.writerows(rows)
-    if row is None: return
-    new = not path.exists() or path.stat().st_size == 0
-    if not new:
-        with open(path) as f: keys = next(csv.reader(f))
-    else: keys = ['step'] + sorted(k for k in row if k != 'step')
-    with open(path, 'a', newline='') as f:
-        w = csv.DictWriter(f, keys, extrasaction='ignore')
-        if new: w.writeheader()
-        w.writerow(row)
-
 def fit(wm: WorldModel, sampler, work, steps: int | None = None, progress: bool = True, opt=None,
         tensorboard: bool = True, precision: str = 'fp32') -> dict:
     """Train `wm` on batches from the iterator `sampler` for `steps` updates (default `cfg.steps`) with
     checkpoints and logs in `work`; resumes from `work/ckpt.pt`. Forward passes run at `precision` (see
     `WorldModel.update`). Returns the last logged metrics and `seconds_per_update` over the updates of this call."""
-    from tqdm.auto import tqdm
-    cfg, work = wm.cfg, Path(work); work.mkdir(parents=True, exist_ok=True)
+    cfg, work = wm.cfg, Path(work)
     steps = cfg.steps if steps is None else steps
     opt = opt or wm.make_optimizer()
-    ckpt, csv_path = work / 'ckpt.pt', work / 'metrics.csv'
-    it, step, drawn, last, pending = iter(sampler), 0, 0, {}, []
-    if ckpt.exists():
-        ck = read_checkpoint(ckpt, wm.device, stable_hash(cfg))
-        wm.load_state_dict(ck['model']); opt.load_state_dict(ck['opt'])
-        torch.set_rng_state(ck['torch_rng'].cpu())
-        if 'cuda_rng' in ck and wm.device.type == 'cuda': torch.cuda.set_rng_state(ck['cuda_rng'].cpu(), wm.device)
-        _sampler_restore(sampler, ck['sampler'], it)
-        step, drawn, last = ck['step'], ck['sampler']['drawn'], ck.get('metrics', {})
-        pending = ck.get('window', [])
-        _csv_log(csv_path, None, upto=step)
+    def load(ck): wm.load_state_dict(ck['model']); opt.load_state_dict(ck['opt'])
+    loop = TrainingLoop(work, steps, desc='world model', batches=sampler, log_every=cfg.log_every,
+                        ckpt_every=cfg.ckpt_every, load_state_dict=load,
+                        state_dict=lambda: dict(model=wm.state_dict(), config=hashable(cfg), config_hash=stable_hash(cfg),
+                                                action_spec=wm.spec, opt=opt.state_dict()),
+                        read=lambda path: read_checkpoint(path, wm.device, stable_hash(cfg)),
+                        # a line: each metric's mean over the window and the window's updates per second, columns sorted
+                        row=lambda window, seconds, rate: dict(sorted({**window_means(window), 'updates_per_s': rate}.items())),
+                        fix='Lower wm.lr / wm.grad_clip or check the dataset and labels for bad values.',
+                        device=wm.device, progress=progress)
     writer = None
     if tensorboard:
         from torch.utils.tensorboard import SummaryWriter
-        writer = SummaryWriter(str(work / 'tb'), purge_step=step if step else None)
-    def checkpoint():
-        rng = dict(torch_rng=torch.get_rng_state())
-        if wm.device.type == 'cuda': rng['cuda_rng'] = torch.cuda.get_rng_state(wm.device)   # the GPU's samples
-        save_checkpoint(ckpt, wm, opt, step, dict(rng, sampler=_sampler_state(sampler, drawn), metrics=last,
-                                                   window=window))
+        writer = SummaryWriter(str(work / 'tb'), purge_step=loop.step if loop.step else None)
+        def to_tensorboard(row):
+            for k, v in row.items():
+                if k != 'step': writer.add_scalar(f'wm/{k}', v, row['step'])
+        loop.on_log = to_tensorboard
     wm.train()
-    bar = tqdm(total=steps, initial=step, unit='upd', disable=not progress, desc='world model', smoothing=0.1)
-    window, t0 = pending, time.perf_counter()   # metrics of updates since the last log line, kept across resume
-    first, t_start = step, time.perf_counter()
-    try:
-        while step < steps:
-            batch = next(it); drawn += 1
-            try: m, _ = wm.update(batch, opt, precision)
-            except FloatingPointError as e:
-                kept = f"the last good checkpoint (update {torch.load(ckpt, weights_only=True)['step']}) is kept at {ckpt}" \
-                    if ckpt.exists() else "no checkpoint had been written yet"
-                raise NonFiniteLossError(f"world-model training stopped at update {step + 1}: {e}. Nothing was "
-                                         f"updated; {kept}. Lower wm.lr / wm.grad_clip or check the dataset and "
-                                         f"labels for bad values.") from None
-            step += 1; window.append(m); bar.update(1)
-            if step % cfg.log_every == 0 or step == steps:
-                dt = time.perf_counter() - t0
-                last = {k: float(np.mean([w[k] for w in window])) for k in window[0]}
-                last['updates_per_s'] = len(window) / max(dt, 1e-9)
-                _csv_log(csv_path, {'step': step, **last})
-                if writer:
-                    for k, v in last.items(): writer.add_scalar(f'wm/{k}', v, step)
-                bar.set_postfix(loss=f"{last['loss']:.3g}")
-                window, t0 = [], time.perf_counter()
-            if step % cfg.ckpt_every == 0 or step == steps: checkpoint()
+    first, t_start = loop.step, time.perf_counter()
+    try: row = loop.run(lambda batch: wm.update(batch, opt, precision)[0])
     finally:
-        bar.close()
         if writer: writer.close()
-    return dict(last, seconds_per_update=(time.perf_counter() - t_start) / (step - first) if step > first else None)
+    last = {k: v for k, v in row.items() if k != 'step'}
+    return dict(last, seconds_per_update=(time.perf_counter() - t_start) / (loop.step - first) if loop.step > first else None)
 
 # %% ../nbs/04c_world_model.ipynb #c025c
 class Prefetch:

@@ -23,9 +23,9 @@ __all__ = ['ADV_NORMS', 'ADV_STD_FLOOR', 'QUANTILES', 'ACTOR_LOSSES', 'REACH_INI
            'loss_vlsafe_nc', 'loss_fisor', 'loss_fosp', 'loss_dreamerv3', 'actor_loss', 'action_dim', 'BoundedNormal',
            'ActionHead', 'to_agent_action', 'to_env_action', 'Critic', 'ema_update', 'expectile_weight', 'critic_loss',
            'Reach', 'violation', 'reach_target', 'dataset_targets', 'Imagined', 'detached_feat', 'imagine',
-           'flatten_states', 'one_step_advantages', 'Agent', 'prepare', 'fit', 'train_agent', 'AgentPolicy',
-           'load_agent', 'load_policy', 'rollout_panel', 'plot_imagination', 'read_metrics', 'plot_weight_diagnostics',
-           'advantage_variance_split']
+           'flatten_states', 'one_step_advantages', 'Agent', 'posterior_features', 'pretrain_behaviour', 'prepare',
+           'fit', 'train_agent', 'AgentPolicy', 'load_agent', 'load_policy', 'rollout_panel', 'plot_imagination',
+           'read_metrics', 'plot_weight_diagnostics', 'advantage_variance_split']
 
 # %% ../nbs/05_agent.ipynb #c005
 def lambda_return(reward: torch.Tensor, cont: torch.Tensor, value: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
@@ -504,6 +504,47 @@ class Agent(nn.Module):
                     reach_offline_target=((y_off * ok).sum() / ok.sum().clamp(min=1)).item())
 
 
+# %% ../nbs/05_agent.ipynb #c032b
+@torch.no_grad()
+def posterior_features(wm, episodes, chunk: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """(features (N, feat_dim), actions (N, A) in the world model's representation) of every step of `episodes` that
+    has an action: the posterior after frame t, and the action taken there, as the loop's π_b sees them."""
+    feats, acts = [], []
+    for j in range(0, len(episodes), chunk):
+        eps = [episodes[i] for i in range(j, min(j + chunk, len(episodes)))]
+        T1 = max(len(e) + 1 for e in eps)
+        img = np.zeros((len(eps), T1, *eps[0].bev.shape[1:]), np.uint8)
+        act = np.zeros((len(eps), T1, *eps[0].actions.shape[1:]), eps[0].actions.dtype)
+        for b, e in enumerate(eps): img[b, :len(e) + 1] = e.bev[:]; act[b, :len(e)] = e.actions
+        first = np.zeros((len(eps), T1), bool); first[:, 0] = True
+        # zero padding after an episode's end only follows its real steps: the posterior is causal
+        x = wm.preprocess(dict(image=img, action=act, is_first=first))
+        post, _ = wm.rssm.observe(wm.encoder(x['image']), x['action'], x['is_first'], sample=False)
+        f = wm.feat(post).float()
+        for b, e in enumerate(eps): feats.append(f[b, :len(e)]); acts.append(x['action'][b, :len(e)].float())
+    return torch.cat(feats), torch.cat(acts)
+
+def pretrain_behaviour(agent: Agent, wm, episodes, steps: int, batch: int = 256, seed: int = 0,
+                       progress: bool = True) -> dict:
+    """Fit `agent.bc` (π_b) to the dataset's actions on cached posterior features for `steps` updates of `batch`
+    steps, at `agent.cfg.bc_lr`, then copy it into the actor. Returns the fit's summary (for the manifest)."""
+    from tqdm.auto import trange
+    t0 = time.time()
+    feats, acts = posterior_features(wm, episodes)
+    g = torch.Generator(device=feats.device).manual_seed(seed)     # its own stream: the loop's RNG is untouched
+    opt = torch.optim.Adam(agent.bc.parameters(), lr=agent.cfg.bc_lr)
+    nll = []
+    for _ in trange(steps, desc='pi_b on features', disable=not progress, leave=False):
+        idx = torch.randint(len(feats), (batch,), generator=g, device=feats.device)
+        loss = -agent.bc(feats[idx]).log_prob(acts[idx]).mean()
+        opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); nll.append(loss.item())
+    if not all(map(math.isfinite, nll)): raise FloatingPointError("pi_b pretraining diverged: lower agent.bc_lr")
+    agent.actor.load_state_dict(agent.bc.state_dict())
+    k = max(1, min(100, steps // 10))
+    return dict(steps=steps, frames=len(feats), nll_first=float(np.mean(nll[:k])), nll_last=float(np.mean(nll[-k:])),
+                seconds=round(time.time() - t0, 2))
+
+
 # %% ../nbs/05_agent.ipynb #c033
 def prepare(wm, batch: dict, precision: str = 'fp32') -> tuple[dict, dict]:
     "Sampler batch (numpy, or tensors) -> (preprocessed tensors, posterior states (B, T, …)); no gradients."
@@ -561,6 +602,10 @@ def train_agent(cfg: Config, wm_id: str, dataset_id: str, labels_id: str, store:
         episodes, labels = open_frames(dataset_id, store, progress=False), load_labels(labels_id, store)
         info = action_spec(wm.spec)
         agent = Agent.for_world_model(cfg.agent, wm, info).to(cfg.run.device)
+        pre = None
+        if cfg.agent.bc_pretrain and not (dir / 'ckpt.pt').exists():     # a resumed run has both heads in its checkpoint
+            eps = [episodes.episode(k) for k in range(len(episodes.ids))]
+            pre = pretrain_behaviour(agent, wm, eps, cfg.agent.bc_pretrain, seed=cfg.agent.seed, progress=progress)
         t0 = time.time()
         sampler = SequenceSampler(episodes, cfg.agent.batch_size, cfg.agent.batch_length, seed=cfg.agent.seed, labels=labels)
         batches = sampler if wm.device.type == 'cpu' else Prefetch(sampler, wm.device)   # copies overlap the updates
@@ -574,7 +619,7 @@ def train_agent(cfg: Config, wm_id: str, dataset_id: str, labels_id: str, store:
                             config_hash=_config_hash(cfg.agent, wm_id), wm_id=wm_id), tmp)
         (dir / 'ckpt.pt').unlink(missing_ok=True)    # the final weights are in agent.pt
         return dict(objective=cfg.agent.objective, wm_id=wm_id, action=info, steps=cfg.agent.steps,
-                    train_seconds=round(time.time() - t0, 2), precision=precision, device=str(wm.device), final=last)
+                    train_seconds=round(time.time() - t0, 2), bc_pretrain=pre, precision=precision, device=str(wm.device), final=last)
     return store.build('agent', {'agent': cfg.agent}, inputs, work)
 
 # %% ../nbs/05_agent.ipynb #c037

@@ -121,6 +121,8 @@ class WorldModelConfig:
     image_scale: float = F(1.0, lo=0.0)
     reward_scale: float = F(1.0, lo=0.0)
     cost_scale: float = F(1.0, lo=0.0)
+    cost_balance: float = F(0.5, lo=0.0, hi=1.0, doc="exponent a of the cost term's per-frame weights "
+                            "(1 / frequency of the frame's cost value in the training data)^a; 0: unweighted")
     cont_scale: float = F(1.0, lo=0.0)
     safety_scale: float = F(1.0, lo=0.0)
     lr: float = F(1e-4, lo=0.0, hi=1.0)

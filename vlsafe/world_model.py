@@ -18,10 +18,11 @@ from .store import (ArtifactError, NonFiniteLossError, Store, TrainingLoop, atom
                           seed_everything, window_means)
 
 # %% auto #0
-__all__ = ['action_spec', 'synthetic_batch', 'resize_frames', 'WorldModel', 'save_checkpoint', 'read_checkpoint', 'fit',
-           'Prefetch', 'split_episodes', 'train_threads', 'world_model_id', 'train_world_model', 'load_world_model',
-           'open_loop', 'horizon_error', 'plot_open_loop', 'plot_heads', 'auroc', 'calibration', 'wm_quality',
-           'quality_gate', 'plot_quality', 'world_model_quality', 'NonFiniteLossError']
+__all__ = ['action_spec', 'synthetic_batch', 'resize_frames', 'WorldModel', 'cost_class_weights', 'save_checkpoint',
+           'read_checkpoint', 'fit', 'Prefetch', 'split_episodes', 'train_threads', 'world_model_id',
+           'train_world_model', 'load_world_model', 'open_loop', 'horizon_error', 'plot_open_loop', 'plot_heads',
+           'auroc', 'calibration', 'wm_quality', 'quality_gate', 'plot_quality', 'world_model_quality',
+           'NonFiniteLossError']
 
 # %% ../nbs/04c_world_model.ipynb #c005
 def action_spec(space) -> dict:
@@ -92,6 +93,7 @@ class WorldModel(nn.Module):
         self.decoder = Decoder(self.feat_dim, cfg.image_size, cfg.cnn_depth)
         self.reward_head = MLP(self.feat_dim, cfg.units, cfg.layers, out=cfg.bins, outscale=0.0)
         self.cost_head = MLP(self.feat_dim, cfg.units, cfg.layers, out=cfg.bins, outscale=0.0)
+        self.cost_classes = None      # (values, weights) of the cost term, set by `train_world_model`
         self.cont_head = MLP(self.feat_dim, cfg.units, cfg.layers, out=1)
         self.safety_head = MLP(self.feat_dim, cfg.units, cfg.layers, out=1)
         self.register_buffer('bins', symlog_bins(cfg.bins), persistent=False)
@@ -119,6 +121,11 @@ class WorldModel(nn.Module):
     # -- heads -----------------------------------------------------------------------------------------------
     def reward(self, feat) -> TwoHotDist: return TwoHotDist(self.reward_head(feat), self.bins)
     def cost(self, feat) -> TwoHotDist: return TwoHotDist(self.cost_head(feat), self.bins)
+    def cost_weight(self, cost: torch.Tensor) -> torch.Tensor:
+        "Per-frame weight of the cost term: that of the nearest cost value in `cost_classes` (1 when unset)."
+        if self.cost_classes is None: return torch.ones_like(cost)
+        values, weights = self.cost_classes
+        return weights[(cost[..., None] - values).abs().argmin(-1)]
     def cont(self, feat) -> Bernoulli: return Bernoulli(self.cont_head(feat)[..., 0])
     def safety(self, feat) -> Bernoulli: return Bernoulli(self.safety_head(feat)[..., 0])
     def decode(self, feat) -> MSEDist: return MSEDist(self.decoder(feat))
@@ -175,7 +182,7 @@ class WorldModel(nn.Module):
         feat = self.rssm.feat(post)
         terms = {'image': -self.decode(feat).log_prob(data['image'])}
         if 'reward' in data: terms['reward'] = -self.reward(feat).log_prob(data['reward'])
-        if 'cost' in data: terms['cost'] = -self.cost(feat).log_prob(data['cost'])
+        if 'cost' in data: terms['cost'] = -self.cost(feat).log_prob(data['cost']) * self.cost_weight(data['cost'])
         if 'cont' in data: terms['cont'] = -self.cont(feat).log_prob(data['cont'])
         if 'p' in data: terms['safety'] = -self.safety(feat).log_prob(data['p'])
         terms['dyn'], terms['rep'] = dyn, rep
@@ -212,6 +219,20 @@ class WorldModel(nn.Module):
         opt.step()
         metrics['grad_norm'] = gn.item()
         return metrics, post
+
+# %% ../nbs/04c_world_model.ipynb #c015b
+def cost_class_weights(costs, a: float, device='cpu') -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(distinct cost values, their weights) for `WorldModel.cost_classes`: weight ∝ frequency^-a, mean 1 over the
+    frames `costs`; None when `a` is 0 (unweighted)."""
+    if a == 0: return None
+    costs = np.asarray(costs, np.float64)
+    if costs.size == 0 or not np.isfinite(costs).all(): raise ValueError("cost_class_weights needs finite costs")
+    values, counts = np.unique(costs, return_counts=True)
+    freq = counts / counts.sum()
+    w = freq ** -a
+    w = w / (freq * w).sum()
+    return (torch.as_tensor(values, dtype=torch.float32, device=device), torch.as_tensor(w, dtype=torch.float32, device=device))
+
 
 # %% ../nbs/04c_world_model.ipynb #c017
 _all_ = ['NonFiniteLossError']   # defined in vlsafe.store with the training loop; still importable from here
@@ -376,6 +397,9 @@ def train_world_model(cfg: Config, dataset_id: str, labels_id: str | None, store
         wm = WorldModel(cfg.wm, _dataset_action_spec(store, dataset_id, [frames.episode(0)])).to(cfg.run.device)
         sampler = SequenceSampler(frames.select(train), cfg.wm.batch_size, cfg.wm.batch_length,
                                   seed=cfg.wm.seed, labels=labels)
+        # the training frames' costs (the sampler's cost column, episode by episode) set the cost term's weights
+        costs = np.concatenate([sampler.cols['cost'][a:a + n] for a, n in zip(sampler.at, sampler.lens)])
+        wm.cost_classes = cost_class_weights(costs, cfg.wm.cost_balance, wm.device)
         batches = sampler if wm.device.type == 'cpu' else Prefetch(sampler, wm.device)
         precision = resolve_precision(cfg.run.precision, cfg.run.device)
         t0, threads = time.time(), torch.get_num_threads()
@@ -393,7 +417,8 @@ def train_world_model(cfg: Config, dataset_id: str, labels_id: str | None, store
         return dict(steps=cfg.wm.steps, final_metrics=last, action_spec=wm.spec, train_time_s=time.time() - t0,
                     seconds_per_update=last.get('seconds_per_update'), precision=precision,
                     cpu_bf16_flags=sorted(cpu_flags() & {'avx512_bf16', 'amx_bf16'}), threads=train_threads(cfg),
-                    train_episodes=len(train), held_out_episodes=held.tolist(), config_hash=stable_hash(cfg.wm),
+                    train_episodes=len(train), held_out_episodes=held.tolist(),
+                    cost_classes=None if wm.cost_classes is None else [t.tolist() for t in wm.cost_classes], config_hash=stable_hash(cfg.wm),
                     **extra)
     return store.build('wm', cfg.wm, inputs, work)
 

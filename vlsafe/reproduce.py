@@ -15,11 +15,13 @@ from .evaluate import result_hash, OFFLINE_BASELINES, ONLINE_BASELINES, ONLINE_A
 # %% auto #0
 __all__ = ['WM_METHODS', 'ABLATIONS', 'BASELINES', 'METHODS', 'PAPER_NAMES', 'TASK_NAMES', 'PAPER_COLUMNS', 'PAPER_TASKS',
            'DENSITIES', 'BETAS', 'DATA_FRACTIONS', 'SWEEPS', 'SEED_KEYS', 'PAIRED_METRICS', 'PAIRED_NOTE',
-           'CLIP_PARAMS', 'paper_table', 'cell_config', 'run_dir', 'run_stages', 'run_baseline_stages',
-           'artifacts_present', 'run_cell', 'plan', 'experiments_dir', 'cell_out_dir', 'cell_done', 'run_notebook',
-           'cell_name', 'cell_failure', 'SweepError', 'reproduce', 'collect_runs', 'PoolingError', 'pool_differences',
-           'paired_bootstrap', 'paired_differences', 'to_markdown', 'to_latex', 'plot_return_cost', 'clip_params',
-           'plot_scaling', 'aggregate']
+           'CLIP_PARAMS', 'CURVE_COLUMNS', 'CURVE_FILES', 'QUALITY_FILE', 'QUALITY_HORIZON', 'paper_table',
+           'cell_config', 'run_dir', 'run_stages', 'run_baseline_stages', 'artifacts_present', 'run_cell', 'plan',
+           'experiments_dir', 'cell_out_dir', 'cell_done', 'run_notebook', 'cell_name', 'cell_failure', 'SweepError',
+           'reproduce', 'collect_runs', 'PoolingError', 'pool_differences', 'paired_bootstrap', 'paired_differences',
+           'to_markdown', 'to_latex', 'plot_return_cost', 'clip_params', 'plot_scaling', 'aggregate',
+           'save_training_logs', 'cell_training_logs', 'training_entries', 'wm_quality_table', 'plot_learning_curves',
+           'plot_wm_quality', 'plot_weights', 'training_figures']
 
 # %% ../nbs/08_reproduce.ipynb #c005
 WM_METHODS = ('vlsafe', 'dreamerv3', 'fosp', 'vlsafe_nc')      # world-model agents: one world model and critics per seed
@@ -132,6 +134,10 @@ def run_cell(cfg: Config, method: str, out_dir: str | os.PathLike, store: Store 
         st = run_stages(cfg, store, progress)
         policy = load_policy(st['ids']['agent'], st['store'], device=cfg.run.device)
     episodes, frames = evaluate_policy(policy, cfg, progress=progress)
+    # the figures beside the table read these logs; copied before metrics.json marks the cell done, since the store
+    # is not committed. A copy that fails does not fail the cell: aggregation copies from the store later
+    try: save_training_logs(out, st['ids'], st['store'])
+    except (OSError, ValueError) as e: print(f'{out}: training logs not copied ({type(e).__name__}: {e})')
     ident = dict(code_versions=code_versions(*result_stages(method)),
                  label_source=(st['scorer'] or {}).get('kind', 'none (reads no labels)'))
     return write_run(out, cfg, episodes, st['ids'], st['scorer'], time.time() - t0, method, frames, extra=ident)
@@ -585,11 +591,14 @@ def plot_scaling(table: pd.DataFrame, path, title: str):
     plt.close(fig)
     return path
 
-def aggregate(experiment: str, profile: str, results='results', figures='figures', cells: list[dict] | None = None) -> pd.DataFrame:
+def aggregate(experiment: str, profile: str, results='results', figures='figures', cells: list[dict] | None = None,
+              store: Store | None = None, diagnostics: bool | None = None) -> pd.DataFrame:
     """Pool all runs of `experiment` at `profile` into results/tables/<experiment>_<profile>.{csv,md,tex}, the paired
     CIs of VL-SAFE's differences into `<name>_paired.csv` (and under the md/tex tables), and a figure. Rows the plan
     (`cells`; by default the experiment's plan for the tasks that have runs) has not run yet are marked. The reference
-    rows (expert, behaviour mix, do-nothing) close each task's block."""
+    rows (expert, behaviour mix, do-nothing) close each task's block. With `diagnostics` (default: for Table I) also
+    the learning curves, world-model quality and weight diagnostics (`training_figures`), reading logs from the
+    results and else from `store` (default: `$VLSAFE_HOME`)."""
     runs = collect_runs(experiment, profile, results)
     if not runs: raise FileNotFoundError(f'no runs under {Path(results) / experiment / profile}; run `vlsafe reproduce` first')
     if cells is None and experiment in SWEEPS:
@@ -627,5 +636,368 @@ def aggregate(experiment: str, profile: str, results='results', figures='figures
     atomic_write_text(tdir / f'{name}.tex', to_latex(table, caption, label=f'tab:{name}', paired=paired))
     plot_return_cost(done, Path(figures) / f'{name}_return_cost.png', caption)
     plot_scaling(done, Path(figures) / f'{name}_scaling.png', caption)      # only where rows are CLIP variants
+    if experiment == 'table1' if diagnostics is None else diagnostics:
+        training_figures(runs, experiment, profile, results, figures, store)
     return table
 
+
+# %% ../nbs/08_reproduce.ipynb #d001
+# what the figures read from each artifact's metrics.csv; the agent's weight columns also serve `plot_weight_diagnostics`
+CURVE_COLUMNS = {
+    'agent': ('step', 'ret_r', 'ret_c', 'actor_loss', 'p_hat', 'p_hat_min', 'w_mean', 'w_q05', 'w_q50', 'w_q95',
+              'adv_r_q05', 'adv_r_q50', 'adv_r_q95', 'adv_c_q05', 'adv_c_q50', 'adv_c_q95', 'mix_q05', 'mix_q50',
+              'mix_q95', 'w_ess', 'w_p_corr', 'low_p_share', 'low_p_mass', 'feasible'),
+    'baseline': ('step', 'loss', 'rollout/ep_rew_mean', 'rollout/ep_len_mean'),
+    'wm': ('step', 'loss', 'image_loss', 'reward_loss', 'cost_loss', 'safety_loss', 'cont_loss', 'kl'),
+}
+CURVE_FILES = {'agent': 'train_curve.csv', 'baseline': 'train_curve.csv', 'wm': 'wm_curve.csv'}
+QUALITY_FILE = 'wm_quality.json'
+_ARTIFACT_KINDS = (('agent', 'agent'), ('baseline', 'baseline'), ('world_model', 'wm'))   # metrics.json key, store kind
+
+def _store_log(store: Store, kind: str, aid: str) -> pd.DataFrame | None:
+    "Artifact `aid`'s training log cut to `CURVE_COLUMNS`, stamped with its id; None when absent or unreadable."
+    try: log = pd.read_csv(store.path(kind, aid) / 'metrics.csv')
+    except (OSError, ValueError): return None
+    return log[[c for c in CURVE_COLUMNS[kind] if c in log.columns]].assign(artifact=aid)
+
+def _store_quality(store: Store, aid: str) -> dict | None:
+    try: return {**json.loads((store.path('wm', aid) / 'quality.json').read_text()), 'wm_id': aid}
+    except (OSError, ValueError): return None
+
+def _copied_log(path: Path, aid: str) -> pd.DataFrame | None:
+    "A cell's copy of artifact `aid`'s log; None when absent, empty, unreadable or the copy of another artifact."
+    try: log = pd.read_csv(path)
+    except (OSError, ValueError): return None
+    return log if len(log) and 'artifact' in log and (log['artifact'] == aid).all() else None
+
+def _copied_quality(path: Path, aid: str) -> dict | None:
+    try: q = json.loads(path.read_text())
+    except (OSError, ValueError): return None
+    return q if q.get('wm_id') == aid else None
+
+def _write_log(path: Path, log: pd.DataFrame):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp: log.to_csv(tmp, index=False)
+
+def save_training_logs(out_dir, artifacts: dict, store: Store | None = None) -> list[Path]:
+    """Copy into a cell's results folder what the training figures read from the store: the policy's log
+    (`train_curve.csv`: an agent's or a baseline's), its world model's log (`wm_curve.csv`) and held-out quality
+    (`wm_quality.json`). Logs are cut to `CURVE_COLUMNS` and carry their artifact's id. Returns the files written."""
+    store = store or Store(); out = Path(out_dir); written = []
+    for key, kind in _ARTIFACT_KINDS:
+        aid = (artifacts or {}).get(key)
+        if not aid: continue
+        log = _store_log(store, kind, aid)
+        if log is not None: _write_log(out / CURVE_FILES[kind], log); written.append(out / CURVE_FILES[kind])
+        q = _store_quality(store, aid) if kind == 'wm' else None
+        if q is not None: atomic_write_json(out / QUALITY_FILE, q); written.append(out / QUALITY_FILE)
+    return written
+
+def cell_training_logs(run: dict, store: Store | None = None) -> dict:
+    """One run's policy log, world-model log and world-model quality (`policy`, `wm`, `quality`; None where missing),
+    each from the cell's own copy when it is of the artifact the run names, else from the store. What comes from the
+    store is copied into the cell's folder (where writable), so committed results carry it to a clone without a
+    store. `source` says where each came from."""
+    store = store or Store(); out = Path(run['_dir']); arts = run.get('artifacts') or {}
+    res = dict(policy=None, wm=None, quality=None, wm_id=arts.get('world_model'), source={})
+    for key, kind in _ARTIFACT_KINDS:
+        aid = arts.get(key)
+        if not aid: continue
+        slot, path = ('wm' if kind == 'wm' else 'policy'), out / CURVE_FILES[kind]
+        log, src = _copied_log(path, aid), 'results'
+        if log is None:
+            log, src = _store_log(store, kind, aid), 'store'
+            if log is not None:
+                try: _write_log(path, log)
+                except OSError: pass      # a read-only results tree: the figure still gets the store's log
+        if log is not None: res[slot], res['source'][slot] = log, src
+        if kind == 'wm':
+            q, src = _copied_quality(out / QUALITY_FILE, aid), 'results'
+            if q is None:
+                q, src = _store_quality(store, aid), 'store'
+                if q is not None:
+                    try: atomic_write_json(out / QUALITY_FILE, q)
+                    except OSError: pass
+            if q is not None: res['quality'], res['source']['quality'] = q, src
+    return res
+
+def _family(base: str) -> str | None:
+    if base in WM_METHODS + ABLATIONS: return 'wm_agent'
+    if base in OFFLINE_BASELINES: return 'offline'
+    if base in ONLINE_BASELINES: return 'online'
+    return None          # a reference row trains nothing
+
+def training_entries(runs: list[dict], store: Store | None = None) -> list[dict]:
+    "One dict per trained run: task, row name, method, seed, family, world-model seed and `cell_training_logs`."
+    store = store or Store(); out = []
+    for r in runs:
+        name = Path(r['_dir']).parent.name; base = name.split('@')[0]
+        if _family(base) is None: continue
+        out.append(dict(task=r['task'], name=name, base=base, seed=_seed(r), family=_family(base),
+                        wm_seed=((r.get('config') or {}).get('wm') or {}).get('seed'), **cell_training_logs(r, store)))
+    return out
+
+# %% ../nbs/08_reproduce.ipynb #d002
+QUALITY_HORIZON = 5   # the gate's horizon (`vlsafe.world_model.quality_gate`)
+
+def _at_horizon(ol: dict, key: str, h: int = QUALITY_HORIZON) -> float:
+    hs, v = list(ol.get('horizons') or []), ol.get(key) or []
+    return float('nan') if h not in hs or hs.index(h) >= len(v) or v[hs.index(h)] is None else float(v[hs.index(h)])
+
+def _num(q: dict, key: str) -> float:
+    v = q.get(key)
+    return float('nan') if v is None else float(v)
+
+def wm_quality_table(entries: list[dict]) -> pd.DataFrame:
+    """One row per (task, world model) the runs name: its held-out quality (`vlsafe.world_model.wm_quality`) at the
+    gate's horizon, the gate's verdict and reasons, the methods that used it. A world model whose quality is found
+    neither in the results nor in the store keeps its row, with empty scores and `gate` 'unknown'."""
+    rows, seen = [], {}
+    for e in entries:
+        if e['wm_id']: seen.setdefault((e['task'], e['wm_id']), []).append(e)
+    for (task, wm_id), es in seen.items():
+        q = next((e['quality'] for e in es if e['quality'] is not None), None) or {}
+        ol = q.get('open_loop') or {}
+        gate = q.get('gate_ok')
+        rows.append(dict(task=task, wm_id=wm_id, wm_seed=','.join(sorted({str(e['wm_seed']) for e in es})),
+                         methods=','.join(sorted({e['name'] for e in es})),
+                         source=next((e['source'].get('quality', '') for e in es if e['quality'] is not None), 'missing'),
+                         episodes=q.get('episodes'), frames=q.get('frames'), k=q.get('k'),
+                         collision_frames=q.get('collision_frames'), collision_episodes=q.get('collision_episodes'),
+                         mse_model_h5=_at_horizon(ol, 'mse_model'), mse_repeat_h5=_at_horizon(ol, 'mse_repeat'),
+                         cost_auroc=_num(q, 'cost_auroc'), cost_auroc_any_cost=_num(q, 'cost_auroc_any_cost'),
+                         safety_auroc=_num(q, 'safety_auroc'), safety_ece=_num(q, 'safety_ece'),
+                         safety_ece_outcome=_num(q, 'safety_ece_outcome'), reward_r2=_num(q, 'reward_r2'),
+                         reward_pearson=_num(q, 'reward_pearson'),
+                         gate='unknown' if gate is None else ('ready' if gate else 'not ready'),
+                         gate_reasons='; '.join(q.get('gate_reasons') or ([] if q else ['no held-out quality found']))))
+    return pd.DataFrame(rows, columns=['task', 'wm_id', 'wm_seed', 'methods', 'source', 'episodes', 'frames', 'k',
+                                       'collision_frames', 'collision_episodes', 'mse_model_h5', 'mse_repeat_h5',
+                                       'cost_auroc', 'cost_auroc_any_cost', 'safety_auroc', 'safety_ece',
+                                       'safety_ece_outcome', 'reward_r2', 'reward_pearson', 'gate', 'gate_reasons'])
+
+def _over_seeds(logs: list, col: str) -> pd.DataFrame | None:
+    "Column `col` of several seeds' logs by step: mean, min, max and the number of seeds logged there."
+    # a log resumed after a kill may repeat steps: the last row of a step stands
+    s = [l.groupby('step')[col].last() for l in logs if l is not None and 'step' in l and col in l and l[col].notna().any()]
+    if not s: return None
+    m = pd.concat(s, axis=1)
+    return pd.DataFrame(dict(mean=m.mean(axis=1), lo=m.min(axis=1), hi=m.max(axis=1), n=m.count(axis=1))).sort_index()
+
+_ORDER = ('vlsafe', 'vlsafe_nc', 'fosp', 'dreamerv3', 'fisor', 'bc', 'cql', 'iql', 'ppo', 'sac', 'dqn')
+
+def _colors(names) -> dict:
+    "One colour per method in every panel and figure: by the method's place in `_ORDER`, variants after."
+    import matplotlib.pyplot as plt
+    names = sorted(set(names), key=lambda n: (_ORDER.index(n.split('@')[0]) if n.split('@')[0] in _ORDER else 99, n))
+    return {n: plt.get_cmap('tab10' if len(names) <= 10 else 'tab20')(i) for i, n in enumerate(names)}
+
+def _note(ax, text: str):
+    "A panel without data: its axes off, the reason in their place."
+    import textwrap
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, textwrap.fill(text, 45), ha='center', va='center', fontsize=8, color='0.3', transform=ax.transAxes)
+
+def _band(ax, st: pd.DataFrame, color, label: str, **kw):
+    ax.plot(st.index, st['mean'], color=color, label=label, **kw)
+    if st['n'].max() > 1: ax.fill_between(st.index, st['lo'], st['hi'], color=color, alpha=0.18, lw=0)
+
+def _seeds_label(st: pd.DataFrame) -> str:
+    n = int(st['n'].max()); return f'{n} seed' + ('s' if n > 1 else '')
+
+def _save(fig, path) -> Path:
+    import matplotlib.pyplot as plt
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp: fig.savefig(tmp, dpi=110, format=path.suffix[1:])
+    plt.close(fig)
+    return path
+
+def _missing(es: list[dict], slot: str) -> str:
+    "'BC seed 1, …' for the runs in `es` without a `slot` log."
+    return ', '.join(f"{_name(e['name'])} seed {e['seed']}" for e in es if e[slot] is None)
+
+def plot_learning_curves(entries: list[dict], path, title: str) -> Path:
+    """Training curves per method family, one row of panels per task. World-model agents: the imagined reward and
+    cost λ-returns against the agent update (mean over seeds, band from the lowest to the highest seed); offline
+    baselines: their training loss; online baselines (where run): the return of their training episodes; the world
+    model: its total loss, one line per seed. A panel without logs says so."""
+    import matplotlib.pyplot as plt, textwrap
+    tasks = list(dict.fromkeys(e['task'] for e in entries)) or ['(no trained runs)']
+    online = any(e['family'] == 'online' for e in entries)
+    panels = [('wm_agent', 'ret_r', 'world-model agents: imagined reward', 'agent update',
+               'imagined reward λ-return\n(reward units, mean over imagined states)'),
+              ('wm_agent', 'ret_c', 'world-model agents: imagined cost', 'agent update',
+               'imagined cost λ-return\n(cost units, mean over imagined states)'),
+              ('offline', 'loss', 'offline baselines', 'update (gradient step)', "training loss (each method's objective)")]
+    if online: panels.append(('online', 'rollout/ep_rew_mean', 'online baselines', 'environment step',
+                              'return of training episodes (mean)'))
+    panels.append(('wm', 'loss', 'world model, per seed', 'world-model update', 'total loss (sum of terms, log scale)'))
+    colors = _colors(e['name'] for e in entries)
+    fig, axs = plt.subplots(len(tasks), len(panels), figsize=(4.3 * len(panels), 3.6 * len(tasks) + 0.8), squeeze=False)
+    for row, task in zip(axs, tasks):
+        es = [e for e in entries if e['task'] == task]
+        for ax, (fam, col, head, xl, yl) in zip(row, panels):
+            ax.set_title(f'{TASK_NAMES.get(task, task)}: {head}', fontsize=9)
+            if fam == 'wm':
+                wms = {}
+                for e in es:
+                    if e['wm_id']: wms.setdefault(e['wm_id'], []).append(e)
+                drawn = []
+                for wid, we in wms.items():
+                    st = _over_seeds([next((e['wm'] for e in we if e['wm'] is not None), None)], col)
+                    if st is None: continue
+                    ax.plot(st.index, st['mean'], label=f"seed {we[0]['wm_seed']} ({wid})"); drawn.append(wid)
+                if not drawn:
+                    _note(ax, 'no world-model training log in the results or the store' if wms else
+                          'no world-model runs in this table'); continue
+                ax.set_yscale('log')
+                lost = [w for w in wms if w not in drawn]
+                if lost: ax.set_title(f'{TASK_NAMES.get(task, task)}: {head}\n(no log: {", ".join(lost)})', fontsize=8)
+            else:
+                fe = [e for e in es if e['family'] == fam]
+                if not fe: _note(ax, f'no {head} in this table'); continue
+                names, drawn = list(dict.fromkeys(e['name'] for e in fe)), 0
+                for n in sorted(names, key=lambda n: list(colors).index(n)):
+                    st = _over_seeds([e['policy'] for e in fe if e['name'] == n], col)
+                    if st is None: continue
+                    _band(ax, st, colors[n], f'{_name(n)} ({_seeds_label(st)})'); drawn += 1
+                lost = _missing(fe, 'policy')
+                if not drawn: _note(ax, f'{head}: no training log with {col} (in the results or the store)'
+                                        + (f' for {lost}' if lost else '')); continue
+                if lost: ax.set_title(f'{TASK_NAMES.get(task, task)}: {head}\n(no log: {lost})', fontsize=8)
+            ax.set_xlabel(xl); ax.set_ylabel(yl, fontsize=8); ax.grid(alpha=.3); ax.legend(fontsize=7)
+    fig.suptitle(textwrap.fill(title, 60 * len(panels)), fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+def plot_wm_quality(table: pd.DataFrame, entries: list[dict], path, title: str) -> Path:
+    """Held-out quality of each world model of the table, one row of panels per task: open-loop image error against
+    the horizon (model solid, last frame repeated dashed), the scores the gate and the diagnosis read (cost head
+    AUROC for a collision within k steps and for any cost within k, safety AUROC and ECE, reward R²) with the gate's
+    0.8, and the safety head's reliability diagram."""
+    import matplotlib.pyplot as plt, textwrap
+    tasks = list(dict.fromkeys(table['task'])) or ['(no world models)']
+    fig, axs = plt.subplots(len(tasks), 3, figsize=(15, 3.9 * len(tasks) + 0.8), squeeze=False)
+    for row, task in zip(axs, tasks):
+        t = table[table['task'] == task]
+        qs = {}
+        for e in entries:
+            if e['task'] == task and e['wm_id'] and e['quality'] is not None: qs.setdefault(e['wm_id'], e['quality'])
+        tn = TASK_NAMES.get(task, task)
+        if not qs:
+            for ax in row: _note(ax, f'{tn}: no held-out world-model quality (quality.json) in the results or the store'
+                                 if len(t) else 'no world-model runs in this table')
+            continue
+        lost = [w for w in t['wm_id'] if w not in qs]
+        cols = {w: f'C{i}' for i, w in enumerate(qs)}
+        label = {w: f"seed {r['wm_seed']} ({w}): {r['gate']}" for w, r in t.set_index('wm_id').iterrows()}
+        ax = row[0]
+        for w, q in qs.items():
+            ol = q.get('open_loop') or {}
+            if not ol.get('horizons'): continue
+            ax.plot(ol['horizons'], [np.nan if v is None else v for v in ol['mse_model']], '.-', color=cols[w], label=label[w])
+            ax.plot(ol['horizons'], [np.nan if v is None else v for v in ol['mse_repeat']], ':', color=cols[w])
+        ax.axvline(QUALITY_HORIZON, color='gray', lw=0.8, ls='--')
+        ax.set_xlabel('steps imagined open loop (10 Hz)'); ax.set_ylabel('image MSE per pixel (frames in [0, 1])', fontsize=8)
+        ax.set_title(f'{tn}: open-loop frames (dotted: last frame repeated)' + (f"\nno quality for {', '.join(lost)}" if lost else ''), fontsize=9)
+        ax.legend(fontsize=7); ax.grid(alpha=.3)
+        ax = row[1]
+        keys = [('cost_auroc', 'cost AUROC\ncollision ≤ k'), ('cost_auroc_any_cost', 'cost AUROC\nany cost ≤ k'),
+                ('safety_auroc', 'safety AUROC\ncollision ≤ k'), ('safety_ece', 'safety ECE\nvs labels'), ('reward_r2', 'reward R²')]
+        width = 0.8 / len(qs)
+        for i, (w, q) in enumerate(qs.items()):
+            vals = [np.nan if q.get(k) is None else q[k] for k, _ in keys]
+            x = np.arange(len(keys)) + (i - (len(qs) - 1) / 2) * width
+            ax.bar(x, np.clip(vals, -0.5, None), width, color=cols[w], label=label[w])
+            for xi, v in zip(x, vals): ax.text(xi, (0 if np.isnan(v) else max(v, 0)) + 0.02, 'n/a' if np.isnan(v) else f'{v:.2f}',
+                                             ha='center', fontsize=6, rotation=90)
+        ax.axhline(0.8, color='C3', lw=0.8, ls='--', label='gate: cost AUROC ≥ 0.8'); ax.axhline(0.5, color='gray', lw=0.6, ls=':')
+        ax.set_xticks(range(len(keys)), [l for _, l in keys], fontsize=7); ax.set_ylim(-0.55, 1.25); ax.set_ylabel('score')
+        k = next(iter(qs.values())).get('k')
+        ax.set_title(f'{tn}: held-out scores (k = {k} steps)', fontsize=9); ax.legend(fontsize=6, loc='lower left')
+        ax = row[2]
+        ax.plot([0, 1], [0, 1], color='gray', lw=0.8)
+        for w, q in qs.items():
+            r = q.get('reliability') or {}
+            x = [np.nan if v is None else v for v in r.get('pred_mean', [])]
+            if 'label_mean' in r: ax.plot(x, [np.nan if v is None else v for v in r['label_mean']], 'o-', ms=3, color=cols[w],
+                                          label=f'{w}: label p (ECE {_num(q, "safety_ece"):.3f})')
+            if 'outcome_mean' in r: ax.plot(x, [np.nan if v is None else v for v in r['outcome_mean']], 's--', ms=3, color=cols[w],
+                                            alpha=0.6, label=f'{w}: no collision ≤ k (ECE {_num(q, "safety_ece_outcome"):.3f})')
+        ax.set_xlim(0, 1); ax.set_ylim(0, 1); ax.legend(fontsize=6, loc='upper left')
+        ax.set_xlabel('predicted safety p̂ (bin mean)'); ax.set_ylabel('observed (bin mean)')
+        ax.set_title(f'{tn}: safety head reliability', fontsize=9)
+    fig.suptitle(textwrap.fill(title, 190), fontsize=8); fig.tight_layout()
+    return _save(fig, path)
+
+def plot_weights(entries: list[dict], path, title: str) -> Path:
+    """The actor-weight diagnostics of the world-model agents that weight their actor (VL-SAFE, VL-SAFE-NC, FOSP,
+    FISOR-style; DreamerV3 has no weight), pooled over seeds, one row per task: the weight w (median over the batch
+    and its 5–95% band, each averaged over seeds), corr(w, p̂) and the share of weight mass vs of states at p̂ < 0.5
+    (mean over seeds, band lowest to highest seed), and p̂ in imagination (batch mean and minimum)."""
+    import matplotlib.pyplot as plt, textwrap
+    wa = [e for e in entries if e['family'] == 'wm_agent']
+    has_w = lambda e: e['policy'] is not None and 'w_q50' in e['policy'] and e['policy']['w_q50'].notna().any()
+    tasks = list(dict.fromkeys(e['task'] for e in wa)) or ['(no world-model agents)']
+    colors = _colors(e['name'] for e in wa)
+    fig, axs = plt.subplots(len(tasks), 4, figsize=(18, 3.7 * len(tasks) + 0.9), squeeze=False)
+    for row, task in zip(axs, tasks):
+        es = [e for e in wa if e['task'] == task]; tn = TASK_NAMES.get(task, task)
+        names = [n for n in sorted(dict.fromkeys(e['name'] for e in es), key=lambda n: list(colors).index(n))
+                 if any(has_w(e) for e in es if e['name'] == n)]
+        if not names:
+            for ax in row: _note(ax, f'{tn}: no run logged actor weights (world-model agents without logs, or only '
+                                     f'DreamerV3, which has none)' if es else 'no world-model agents in this table')
+            continue
+        skipped = sorted({_name(e['name']) for e in es if e['name'] not in names})
+        for n in names:
+            logs = [e['policy'] for e in es if e['name'] == n and has_w(e)]
+            c = colors[n]
+            med, lo, hi = (_over_seeds(logs, f'w_q{q}') for q in ('50', '05', '95'))
+            row[0].plot(med.index, med['mean'], color=c, label=f'{_name(n)} ({_seeds_label(med)})')
+            if lo is not None and hi is not None: row[0].fill_between(lo.index, lo['mean'], hi['mean'], color=c, alpha=0.15, lw=0)
+            st = _over_seeds(logs, 'w_p_corr')
+            if st is not None: _band(row[1], st, c, _name(n))
+            for col, ls in (('low_p_mass', '-'), ('low_p_share', ':')):
+                st = _over_seeds(logs, col)
+                if st is not None: _band(row[2], st, c, _name(n) if ls == '-' else None, ls=ls)
+            for col, ls in (('p_hat', '-'), ('p_hat_min', ':')):
+                st = _over_seeds(logs, col)
+                if st is not None: _band(row[3], st, c, _name(n) if ls == '-' else None, ls=ls)
+        row[0].set_yscale('log'); row[1].set_ylim(-1.05, 1.05); row[1].axhline(0, color='gray', lw=0.6)
+        row[2].set_ylim(-0.02, 1.02); row[3].set_ylim(-0.02, 1.02)
+        for ax, (head, yl) in zip(row, (('actor weight w: batch median, 5–95% band', 'w (log scale)'),
+                                        ('corr(w, p̂) over the batch', 'Pearson correlation'),
+                                        ('p̂ < 0.5: weight mass (solid) vs states (dotted)', 'share of the batch'),
+                                        ('p̂ in imagination: mean (solid), minimum (dotted)', 'predicted safety p̂'))):
+            ax.set_title(f'{tn}: {head}', fontsize=9); ax.set_xlabel('agent update'); ax.set_ylabel(yl, fontsize=8)
+            ax.grid(alpha=.3); ax.legend(fontsize=7)
+        if skipped: row[0].text(0.01, 0.01, 'no weights logged: ' + ', '.join(skipped), fontsize=7, transform=row[0].transAxes)
+    fig.suptitle(textwrap.fill(title, 200), fontsize=8); fig.tight_layout()
+    return _save(fig, path)
+
+def training_figures(runs: list[dict], experiment: str, profile: str, results='results', figures='figures',
+                     store: Store | None = None) -> dict[str, Path]:
+    """The evidence beside a table: `figures/<experiment>_<profile>_{learning_curves,wm_quality,weights}.png` and,
+    per task, `results/<experiment>/<profile>/<task>/wm_quality.csv` (one row per world model). Each run's logs come
+    from its results folder, else from the store (`cell_training_logs`); missing data leaves a note, not an error."""
+    entries = training_entries(runs, store)
+    name, pools = f'{experiment}_{profile}', 'mean over training seeds, band from the lowest to the highest seed'
+    src = sorted({s for e in entries for s in e['source'].values()})
+    where = ('read from ' + ' and '.join({'results': "the cells' results folders",
+                                                       'store': 'the artifact store'}[s] for s in src)
+             if src else 'nothing found in the results or the store')
+    q = wm_quality_table(entries)
+    for task, t in q.groupby('task', sort=False):
+        p = Path(results) / experiment / profile / task / 'wm_quality.csv'; p.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(p) as tmp: t.to_csv(tmp, index=False)
+    return dict(
+        learning_curves=plot_learning_curves(entries, Path(figures) / f'{name}_learning_curves.png',
+                                             f'{experiment}, profile {profile}: training curves per method ({pools}); {where}.'),
+        wm_quality=plot_wm_quality(q, entries, Path(figures) / f'{name}_wm_quality.png',
+                                   f'{experiment}, profile {profile}: held-out quality of each world model the table uses '
+                                   f'(episodes its training did not see); gate: open-loop MSE below the repeated last frame '
+                                   f'at h = {QUALITY_HORIZON} and cost-head AUROC ≥ 0.8; {where}.'),
+        weights=plot_weights(entries, Path(figures) / f'{name}_weights.png',
+                             f'{experiment}, profile {profile}: actor-weight diagnostics logged during training ({pools}); '
+                             f'p̂ is the world model\'s safety head on imagined states; {where}.'))

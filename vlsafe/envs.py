@@ -93,7 +93,8 @@ class Route:
         lo, hi = self.index(s_hint - back), self.index(s_hint + ahead)
         a, b = self.points[lo:max(hi, lo + 1)], self.points[lo + 1:max(hi, lo + 1) + 1]
         n = min(len(a), len(b)); a, b = a[:n], b[:n]
-        if n == 0: a, b = self.points[-2:-1], self.points[-1:]
+        if n == 0:      # the whole window lies past the last sample: search the end segment
+            lo, n = len(self.points) - 2, 1; a, b = self.points[lo:lo + 1], self.points[lo + 1:lo + 2]
         ab = b - a
         L2 = np.maximum((ab ** 2).sum(1), 1e-12)
         rel = xy[:, None, :] - a[None]                                        # (N, W, 2)

@@ -519,7 +519,7 @@ def posterior_features(wm, episodes, chunk: int = 16) -> tuple[torch.Tensor, tor
         first = np.zeros((len(eps), T1), bool); first[:, 0] = True
         # zero padding after an episode's end only follows its real steps: the posterior is causal
         x = wm.preprocess(dict(image=img, action=act, is_first=first))
-        post, _ = wm.rssm.observe(wm.encoder(x['image']), x['action'], x['is_first'], sample=False)
+        post, _ = wm.observe(x, sample=False)
         f = wm.feat(post).float()
         for b, e in enumerate(eps): feats.append(f[b, :len(e)]); acts.append(x['action'][b, :len(e)].float())
     return torch.cat(feats), torch.cat(acts)

@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROFILE ?= small
 EXPERIMENT ?= table1
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 export VLSAFE_HOME ?= $(CURDIR)/data
 # see benchmarks/wm_speed.py: busy-waiting OpenMP threads slow the recurrent loop ~10x on shared cores
 export OMP_WAIT_POLICY ?= PASSIVE
@@ -41,10 +42,12 @@ test-nb: $(STAMP)
 test-py: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
-# TASKS, METHODS, SEEDS (space-separated) narrow the sweep, e.g. TASKS=four_lane SEEDS="0 1 2"
+# TASKS, METHODS, SEEDS (space-separated) narrow the sweep, e.g. TASKS=four_lane SEEDS="0 1 2";
+# JOBS cells run side by side, each on an equal share of the cores (default: one per core, the fastest on 2 cores)
 reproduce: $(STAMP)
 	$(BIN)/vlsafe reproduce --experiment $(EXPERIMENT) --profile $(PROFILE) \
-		$(if $(TASKS),--tasks $(TASKS)) $(if $(METHODS),--methods $(METHODS)) $(if $(SEEDS),--seeds $(SEEDS))
+		$(if $(TASKS),--tasks $(TASKS)) $(if $(METHODS),--methods $(METHODS)) $(if $(SEEDS),--seeds $(SEEDS)) \
+		--jobs $(JOBS)
 
 export: $(STAMP)
 	$(BIN)/nbdev_export

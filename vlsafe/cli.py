@@ -129,7 +129,8 @@ def cmd_reproduce(a):
     ov = _parse_set(a.set)
     if a.home: ov['run.home'] = a.home
     _sweep(a, a.experiment, a.profile, tasks=a.tasks, methods=a.methods, seeds=a.seeds, scorer=a.scorer,
-           backend=a.backend, papermill=not a.no_papermill, progress=not a.quiet, overrides=ov, fail_fast=a.fail_fast)
+           backend=a.backend, papermill=not a.no_papermill, progress=not a.quiet, overrides=ov, fail_fast=a.fail_fast,
+           jobs=a.jobs)
 
 def cmd_aggregate(a):
     from vlsafe.reproduce import aggregate
@@ -221,6 +222,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument('--no-papermill', action='store_true', help='run cells in this process instead of notebooks')
     s.add_argument('--set', action='append', metavar='KEY=VALUE', help='config override for every cell, repeatable')
     s.add_argument('--fail-fast', action='store_true', help='stop at the first failed cell (default: run the others, list failures, exit 1)')
+    s.add_argument('--jobs', type=int, default=1, help='cells side by side on this machine, each with an equal share of its cores')
     results_args(s); s.set_defaults(fn=cmd_reproduce)
     s = sub.add_parser('aggregate', help='rebuild tables and figures from finished runs')
     s.add_argument('--experiment', default='table1'); s.add_argument('--profile', default='small')

@@ -792,6 +792,11 @@ def _num(q: dict, key: str) -> float:
     v = q.get(key)
     return float('nan') if v is None else float(v)
 
+def _ci_end(q: dict, key: str, i: int) -> float:
+    "One end of an episode-bootstrap CI (`vlsafe.world_model.auroc_ci`); NaN for a quality file written before it."
+    v = q.get(key)
+    return float('nan') if not v or v[i] is None else float(v[i])
+
 def wm_quality_table(entries: list[dict]) -> pd.DataFrame:
     """One row per (task, world model) the runs name: its held-out quality (`vlsafe.world_model.wm_quality`) at the
     gate's horizon, the gate's verdict and reasons, the methods that used it. A world model whose quality is found
@@ -809,15 +814,18 @@ def wm_quality_table(entries: list[dict]) -> pd.DataFrame:
                          episodes=q.get('episodes'), frames=q.get('frames'), k=q.get('k'),
                          collision_frames=q.get('collision_frames'), collision_episodes=q.get('collision_episodes'),
                          mse_model_h5=_at_horizon(ol, 'mse_model'), mse_repeat_h5=_at_horizon(ol, 'mse_repeat'),
-                         cost_auroc=_num(q, 'cost_auroc'), cost_auroc_any_cost=_num(q, 'cost_auroc_any_cost'),
-                         safety_auroc=_num(q, 'safety_auroc'), safety_ece=_num(q, 'safety_ece'),
+                         cost_auroc=_num(q, 'cost_auroc'), cost_auroc_lo=_ci_end(q, 'cost_auroc_ci', 0),
+                         cost_auroc_hi=_ci_end(q, 'cost_auroc_ci', 1), cost_auroc_any_cost=_num(q, 'cost_auroc_any_cost'),
+                         safety_auroc=_num(q, 'safety_auroc'), safety_auroc_lo=_ci_end(q, 'safety_auroc_ci', 0),
+                         safety_auroc_hi=_ci_end(q, 'safety_auroc_ci', 1), safety_ece=_num(q, 'safety_ece'),
                          safety_ece_outcome=_num(q, 'safety_ece_outcome'), reward_r2=_num(q, 'reward_r2'),
                          reward_pearson=_num(q, 'reward_pearson'),
                          gate='unknown' if gate is None else ('ready' if gate else 'not ready'),
                          gate_reasons='; '.join(q.get('gate_reasons') or ([] if q else ['no held-out quality found']))))
     return pd.DataFrame(rows, columns=['task', 'wm_id', 'wm_seed', 'methods', 'source', 'episodes', 'frames', 'k',
                                        'collision_frames', 'collision_episodes', 'mse_model_h5', 'mse_repeat_h5',
-                                       'cost_auroc', 'cost_auroc_any_cost', 'safety_auroc', 'safety_ece',
+                                       'cost_auroc', 'cost_auroc_lo', 'cost_auroc_hi', 'cost_auroc_any_cost',
+                                       'safety_auroc', 'safety_auroc_lo', 'safety_auroc_hi', 'safety_ece',
                                        'safety_ece_outcome', 'reward_r2', 'reward_pearson', 'gate', 'gate_reasons'])
 
 def _over_seeds(logs: list, col: str) -> pd.DataFrame | None:
@@ -953,12 +961,16 @@ def plot_wm_quality(table: pd.DataFrame, entries: list[dict], path, title: str) 
             vals = [np.nan if q.get(k) is None else q[k] for k, _ in keys]
             x = np.arange(len(keys)) + (i - (len(qs) - 1) / 2) * width
             ax.bar(x, np.clip(vals, -0.5, None), width, color=cols[w], label=label[w])
+            for xi, (k_, _) in zip(x, keys):     # 95% episode-bootstrap CI where the quality file has one
+                ci = q.get(f'{k_}_ci')
+                if ci and None not in ci and not np.isnan(ci).any():
+                    ax.plot([xi, xi], ci, color='k', lw=0.9)
             for xi, v in zip(x, vals): ax.text(xi, (0 if np.isnan(v) else max(v, 0)) + 0.02, 'n/a' if np.isnan(v) else f'{v:.2f}',
                                              ha='center', fontsize=6, rotation=90)
         ax.axhline(0.8, color='C3', lw=0.8, ls='--', label='gate: cost AUROC ≥ 0.8'); ax.axhline(0.5, color='gray', lw=0.6, ls=':')
         ax.set_xticks(range(len(keys)), [l for _, l in keys], fontsize=7); ax.set_ylim(-0.55, 1.25); ax.set_ylabel('score')
         k = next(iter(qs.values())).get('k')
-        ax.set_title(f'{tn}: held-out scores (k = {k} steps)', fontsize=9); ax.legend(fontsize=6, loc='lower left')
+        ax.set_title(f'{tn}: held-out scores (k = {k} steps; bars in black: 95% CI over episodes)', fontsize=9); ax.legend(fontsize=6, loc='lower left')
         ax = row[2]
         ax.plot([0, 1], [0, 1], color='gray', lw=0.8)
         for w, q in qs.items():

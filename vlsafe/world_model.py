@@ -21,7 +21,7 @@ from .store import (ArtifactError, NonFiniteLossError, Store, TrainingLoop, atom
 __all__ = ['action_spec', 'synthetic_batch', 'resize_frames', 'WorldModel', 'cost_class_weights', 'save_checkpoint',
            'read_checkpoint', 'fit', 'Prefetch', 'split_episodes', 'train_threads', 'world_model_id',
            'train_world_model', 'load_world_model', 'open_loop', 'horizon_error', 'plot_open_loop', 'plot_heads',
-           'auroc', 'calibration', 'wm_quality', 'quality_gate', 'plot_quality', 'world_model_quality',
+           'auroc', 'auroc_ci', 'calibration', 'wm_quality', 'quality_gate', 'plot_quality', 'world_model_quality',
            'NonFiniteLossError']
 
 # %% ../nbs/04c_world_model.ipynb #c005
@@ -504,6 +504,18 @@ def auroc(score, target) -> float:
     rank = (np.cumsum(cnt) - (cnt - 1) / 2)[inv]                # average 1-based ranks of tied scores
     return float((rank[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
+def auroc_ci(scores: list, targets: list, n_boot: int = 1000, seed: int = 0) -> list[float]:
+    """95% percentile-bootstrap CI of the AUROC of `scores` for `targets`, given one array of each per episode.
+    Whole episodes are resampled: the frames of one episode are not independent, and a held-out set holds only a
+    few collision episodes, so the interval says how far the gate's verdict can be trusted. NaNs when fewer than
+    half the resamples hold both classes."""
+    rng, n, vals = np.random.default_rng(seed), len(scores), []
+    for _ in range(n_boot):
+        idx = rng.integers(n, size=n)
+        t = np.concatenate([np.asarray(targets[i], bool) for i in idx])
+        if t.any() and not t.all(): vals.append(auroc(np.concatenate([scores[i] for i in idx]), t))
+    return [float('nan')] * 2 if len(vals) < n_boot // 2 else [float(v) for v in np.percentile(vals, [2.5, 97.5])]
+
 def calibration(pred, target, bins: int = 10) -> dict:
     """Expected calibration error of probabilities `pred` against targets in [0, 1] (hard or soft), over `bins`
     equal-width bins of `pred`, with the per-bin count, mean prediction and mean target (None where empty)."""
@@ -597,10 +609,13 @@ def wm_quality(wm: WorldModel, episodes, labels: dict | None = None, k: int = 10
     sl = lambda x: np.sign(x) * np.log1p(np.abs(x))     # the head's own scale: rare crash penalties weigh less
     out['reward_pearson_symlog'], out['reward_r2_symlog'] = _fit_scores(sl(cat('reward_post')[notfirst]), sl(rew[notfirst]))
     out['cost_auroc'], out['cost_auroc_posterior'] = auroc(cat('cost_ahead'), hit), auroc(cat('cost_post'), hit)
+    hits = [collision_within(np.asarray(e.infos['collision']), k) for e in episodes]
+    out['cost_auroc_ci'] = auroc_ci([h['cost_ahead'] for h in heads], hits, seed=seed)
     any_cost = np.concatenate([collision_ahead(np.r_[0, e.costs] > 0, k) > 0 for e in episodes])
     out['cost_ahead_frames'], out['cost_auroc_any_cost'] = int(any_cost.sum()), auroc(cat('cost_ahead'), any_cost)
     p_hat = cat('p')
     out['safety_auroc'] = auroc(1 - p_hat, hit)
+    out['safety_auroc_ci'] = auroc_ci([1 - h['p'] for h in heads], hits, seed=seed)
     cal_outcome = calibration(p_hat, ~hit)
     out['safety_ece_outcome'] = cal_outcome['ece']
     rel = dict(outcome_mean=cal_outcome['target_mean'])

@@ -15,13 +15,14 @@ from .evaluate import result_hash, OFFLINE_BASELINES, ONLINE_BASELINES, ONLINE_A
 # %% auto #0
 __all__ = ['WM_METHODS', 'ABLATIONS', 'BASELINES', 'METHODS', 'PAPER_NAMES', 'TASK_NAMES', 'PAPER_COLUMNS', 'PAPER_TASKS',
            'DENSITIES', 'BETAS', 'DATA_FRACTIONS', 'SWEEPS', 'SEED_KEYS', 'PAIRED_METRICS', 'PAIRED_NOTE',
-           'CLIP_PARAMS', 'CURVE_COLUMNS', 'CURVE_FILES', 'QUALITY_FILE', 'QUALITY_HORIZON', 'paper_table',
-           'cell_config', 'run_dir', 'run_stages', 'run_baseline_stages', 'artifacts_present', 'run_cell', 'plan',
-           'share_cores', 'cell_chains', 'experiments_dir', 'cell_out_dir', 'cell_done', 'run_notebook', 'cell_name',
-           'cell_failure', 'SweepError', 'reproduce', 'collect_runs', 'PoolingError', 'pool_differences',
-           'paired_bootstrap', 'paired_differences', 'to_markdown', 'to_latex', 'plot_return_cost', 'clip_params',
-           'plot_scaling', 'aggregate', 'save_training_logs', 'cell_training_logs', 'training_entries',
-           'wm_quality_table', 'plot_learning_curves', 'plot_wm_quality', 'plot_weights', 'training_figures']
+           'CLIP_PARAMS', 'VARIANT_AXES', 'CURVE_COLUMNS', 'CURVE_FILES', 'QUALITY_FILE', 'QUALITY_HORIZON',
+           'paper_table', 'cell_config', 'run_dir', 'run_stages', 'run_baseline_stages', 'artifacts_present',
+           'run_cell', 'plan', 'share_cores', 'cell_chains', 'experiments_dir', 'cell_out_dir', 'cell_done',
+           'run_notebook', 'cell_name', 'cell_failure', 'SweepError', 'reproduce', 'collect_runs', 'PoolingError',
+           'pool_differences', 'paired_bootstrap', 'paired_differences', 'to_markdown', 'to_latex', 'plot_return_cost',
+           'clip_params', 'plot_scaling', 'plot_variants', 'plot_beta', 'aggregate', 'save_training_logs',
+           'cell_training_logs', 'training_entries', 'wm_quality_table', 'plot_learning_curves', 'plot_wm_quality',
+           'plot_weights', 'training_figures']
 
 # %% ../nbs/08_reproduce.ipynb #c005
 WM_METHODS = ('vlsafe', 'dreamerv3', 'fosp', 'vlsafe_nc')      # world-model agents: one world model and critics per seed
@@ -635,6 +636,79 @@ def plot_scaling(table: pd.DataFrame, path, title: str):
     plt.close(fig)
     return path
 
+# a numeric variant of an experiment, read from its folder name: (kind, x-axis label, pattern)
+VARIANT_AXES = (('density', "evaluation traffic density (× the dataset's)", r'density([\d.]+)'),
+                ('data', 'share of the dataset used for training (%)', r'data(\d+)'))
+
+def _variant_x(variant) -> tuple[str | None, float]:
+    import re
+    for kind, _, pat in VARIANT_AXES:
+        m = re.fullmatch(pat, str(variant))
+        if m: return kind, float(m.group(1))
+    return None, float('nan')
+
+def _seed_range(n) -> str: return f'{int(n.min())}' if n.min() == n.max() else f'{int(n.min())}–{int(n.max())}'
+
+def plot_variants(table: pd.DataFrame, path, title: str):
+    """Return and collision rate against a numeric variant, one line per task and method: the evaluation traffic
+    density of `generalization` (rows `<method>@density<d>`) or the dataset share of `data_size` (`<method>@data<pct>`).
+    Bars are ± SEM over training seeds; a reference row is one deterministic run and has none. Returns None when the
+    table has no such rows."""
+    import matplotlib; import matplotlib.pyplot as plt, textwrap
+    var = table['method'].str.split('@').str[1]
+    parsed = [(_variant_x(v) if isinstance(v, str) else (None, float('nan'))) for v in var]
+    kinds = [k for k, _ in parsed]
+    if not any(kinds): return None
+    kind = next(k for k in kinds if k)
+    keep = np.array([k == kind for k in kinds])
+    rows = table[keep].assign(x=[x for (k, x) in parsed if k == kind], base=table['method'][keep].str.split('@').str[0])
+    xlabel = next(l for k, l, _ in VARIANT_AXES if k == kind)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, (m, label) in zip(axes, [('return', 'episode return'), ('collision_rate', 'collision rate (share of episodes)')]):
+        for (task, base), t in rows.groupby(['task', 'base'], sort=False):
+            t = t.sort_values('x'); ref = base in REFERENCE_METHODS
+            ax.errorbar(t['x'], t[m], yerr=np.nan_to_num(t[m + '_sem'].to_numpy(float)), fmt='s--' if ref else 'o-',
+                        capsize=3, alpha=0.6 if ref else 1.0, ms=4,
+                        label=f"{PAPER_NAMES.get(base, base)} ({_seed_range(t['seeds'])} seeds)" if not ref
+                              else f"{PAPER_NAMES.get(base, base)} (reference)")
+        ax.set_xlabel(xlabel); ax.set_ylabel(label); ax.set_xticks(sorted(rows['x'].unique())); ax.grid(alpha=.3)
+    axes[1].legend(fontsize=7, loc='best')
+    fig.suptitle(textwrap.fill(title + ' Bars: ± SEM over training seeds.', 150), fontsize=8); fig.tight_layout()
+    return _save(fig, path)
+
+def plot_beta(table: pd.DataFrame, path, title: str):
+    """Heat maps of return and collision rate over VL-SAFE's (β1, β2) grid (rows `vlsafe@b1-<β1>_b2-<β2>`), each cell
+    annotated with mean ± SEM over training seeds and the profile's defaults outlined. None without such rows."""
+    import matplotlib; import matplotlib.pyplot as plt, re, textwrap
+    from vlsafe.config import AgentConfig
+    pat = re.compile(r'vlsafe@b1-([\d.]+)_b2-([\d.]+)')
+    hit = [pat.fullmatch(str(m)) for m in table['method']]
+    if not any(hit): return None
+    rows = table[[h is not None for h in hit]].assign(b1=[float(h.group(1)) for h in hit if h], b2=[float(h.group(2)) for h in hit if h])
+    b1s, b2s = sorted(rows['b1'].unique()), sorted(rows['b2'].unique())
+    d = AgentConfig()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, (m, label, cmap) in zip(axes, [('return', 'episode return', 'viridis'), ('collision_rate', 'collision rate', 'magma_r')]):
+        grid = np.full((len(b2s), len(b1s)), np.nan); sem = grid.copy()
+        for _, r in rows.iterrows():
+            grid[b2s.index(r['b2']), b1s.index(r['b1'])], sem[b2s.index(r['b2']), b1s.index(r['b1'])] = r[m], r[m + '_sem']
+        im = ax.imshow(grid, origin='lower', cmap=cmap, aspect='auto')
+        for i in range(len(b2s)):
+            for j in range(len(b1s)):
+                if not np.isnan(grid[i, j]):
+                    f = '.0f' if m == 'return' else '.2f'
+                    txt = f'{grid[i, j]:{f}}' + ('' if np.isnan(sem[i, j]) else f'\n± {sem[i, j]:{f}}')
+                    ax.text(j, i, txt, ha='center', va='center', fontsize=7,
+                            bbox=dict(boxstyle='round', fc='w', alpha=0.7, lw=0))
+        if d.beta1 in b1s and d.beta2 in b2s:
+            ax.add_patch(plt.Rectangle((b1s.index(d.beta1) - .5, b2s.index(d.beta2) - .5), 1, 1, fill=False, ec='r', lw=2))
+        ax.set_xticks(range(len(b1s)), [f'{b:g}' for b in b1s]); ax.set_yticks(range(len(b2s)), [f'{b:g}' for b in b2s])
+        ax.set_xlabel('β1 (reward-advantage temperature)'); ax.set_ylabel('β2 (cost-advantage temperature)')
+        ax.set_title(f'{label} (red: the default β1 = {d.beta1:g}, β2 = {d.beta2:g})', fontsize=9); fig.colorbar(im, ax=ax)
+    fig.suptitle(textwrap.fill(title + f" Each cell: mean ± SEM over {_seed_range(rows['seeds'])} training seeds.", 150), fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
 def aggregate(experiment: str, profile: str, results='results', figures='figures', cells: list[dict] | None = None,
               store: Store | None = None, diagnostics: bool | None = None) -> pd.DataFrame:
     """Pool all runs of `experiment` at `profile` into results/tables/<experiment>_<profile>.{csv,md,tex}, the paired
@@ -680,6 +754,8 @@ def aggregate(experiment: str, profile: str, results='results', figures='figures
     atomic_write_text(tdir / f'{name}.tex', to_latex(table, caption, label=f'tab:{name}', paired=paired))
     plot_return_cost(done, Path(figures) / f'{name}_return_cost.png', caption)
     plot_scaling(done, Path(figures) / f'{name}_scaling.png', caption)      # only where rows are CLIP variants
+    plot_variants(done, Path(figures) / f'{name}_by_variant.png', caption)   # traffic density, dataset share
+    plot_beta(done, Path(figures) / f'{name}_beta.png', caption)
     if experiment == 'table1' if diagnostics is None else diagnostics:
         training_figures(runs, experiment, profile, results, figures, store)
     return table

@@ -207,8 +207,9 @@ def plan(experiment: str, profile: str, tasks=None, methods=None, seeds=None, sc
 # %% ../nbs/08_reproduce.ipynb #c015
 def share_cores(overrides: dict, jobs: int) -> dict:
     """The thread rule for `jobs` cells side by side: each gets an equal share of the machine's cores for its torch
-    threads and its collection and evaluation workers, unless the overrides set them. On 2 cores, two streams of
-    2 threads each ran a `small` world-model update at 1.1 s; one thread each, 0.4–0.6 s. These keys enter no
+    threads and its collection and evaluation workers, unless the overrides set them (in the `small` sweeps on 2
+    cores, seen in logs rather than benchmarked side by side: two 2-thread streams ran a world-model update at
+    1.1 s, two 1-thread streams at 0.4–0.6 s). These keys enter no
     artifact or result id, so a cell's identity does not depend on how many ran beside it."""
     if jobs <= 1: return overrides
     share = max(1, (os.cpu_count() or 1) // jobs)

@@ -307,6 +307,9 @@ def reproduce(experiment: str = 'table1', profile: str = 'small', tasks=None, me
         raise ConfigError('jobs > 1 runs cells side by side in their own papermill kernels: use the local backend '
                           'with papermill (Ray schedules its own workers)')
     ov = share_cores(dict(overrides or {}), jobs)
+    # absolute before any cell starts: papermill changes the process's working directory while it runs a notebook,
+    # so with jobs > 1 a relative path would resolve against nbs/experiments in the other jobs' threads
+    results, figures = Path(results).resolve(), Path(figures).resolve()
     home = pin_home(ov.get('run.home') or None)   # one absolute store for this process, its kernels and workers
     if ov.get('run.home'): ov['run.home'] = str(home)
     cells = [dict(c, rebuild_missing=rebuild_missing) for c in plan(experiment, profile, tasks, methods, seeds, scorer, ov)]

@@ -599,7 +599,8 @@ def wm_quality(wm: WorldModel, episodes, labels: dict | None = None, k: int = 10
     cat = lambda key: np.concatenate([h[key] for h in heads])
     rew = np.concatenate([np.r_[0, e.rewards] for e in episodes])
     notfirst = np.concatenate([np.arange(len(e.bev)) > 0 for e in episodes])
-    hit = np.concatenate([collision_within(np.asarray(e.infos['collision']), k) for e in episodes])
+    hits = [collision_within(np.asarray(e.infos['collision']), k) for e in episodes]   # per episode, for the CIs
+    hit = np.concatenate(hits)
     cost_step = np.concatenate([np.r_[0, e.costs] for e in episodes])
     out = dict(episodes=len(episodes), frames=int(len(hit)), k=k, collision_frames=int(hit.sum()),
                collision_episodes=int(sum(bool(np.asarray(e.infos['collision']).any()) for e in episodes)),
@@ -609,7 +610,6 @@ def wm_quality(wm: WorldModel, episodes, labels: dict | None = None, k: int = 10
     sl = lambda x: np.sign(x) * np.log1p(np.abs(x))     # the head's own scale: rare crash penalties weigh less
     out['reward_pearson_symlog'], out['reward_r2_symlog'] = _fit_scores(sl(cat('reward_post')[notfirst]), sl(rew[notfirst]))
     out['cost_auroc'], out['cost_auroc_posterior'] = auroc(cat('cost_ahead'), hit), auroc(cat('cost_post'), hit)
-    hits = [collision_within(np.asarray(e.infos['collision']), k) for e in episodes]
     out['cost_auroc_ci'] = auroc_ci([h['cost_ahead'] for h in heads], hits, seed=seed)
     any_cost = np.concatenate([collision_ahead(np.r_[0, e.costs] > 0, k) > 0 for e in episodes])
     out['cost_ahead_frames'], out['cost_auroc_any_cost'] = int(any_cost.sum()), auroc(cat('cost_ahead'), any_cost)

@@ -130,7 +130,7 @@ def cmd_reproduce(a):
     if a.home: ov['run.home'] = a.home
     _sweep(a, a.experiment, a.profile, tasks=a.tasks, methods=a.methods, seeds=a.seeds, scorer=a.scorer,
            backend=a.backend, papermill=not a.no_papermill, progress=not a.quiet, overrides=ov, fail_fast=a.fail_fast,
-           jobs=a.jobs)
+           jobs=a.jobs, variants=a.variants)
 
 def cmd_aggregate(a):
     from vlsafe.reproduce import aggregate
@@ -217,6 +217,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser('reproduce', help='run an experiment (papermill per cell, resumable), then aggregate')
     s.add_argument('--experiment', default='table1'); s.add_argument('--profile', default='small')
     s.add_argument('--tasks', nargs='+'); s.add_argument('--methods', nargs='+'); s.add_argument('--seeds', nargs='+', type=int)
+    s.add_argument('--variants', nargs='+', help="only these of the experiment's variants (e.g. clip_scaling's bev-clip-xs bev-clip-l)")
     s.add_argument('--scorer', default='clip', choices=('clip', 'oracle'))
     s.add_argument('--backend', default='local', choices=('local', 'ray'))
     s.add_argument('--no-papermill', action='store_true', help='run cells in this process instead of notebooks')

@@ -182,13 +182,19 @@ SWEEPS: dict[str, dict[str, Any]] = {
 }
 
 def plan(experiment: str, profile: str, tasks=None, methods=None, seeds=None, scorer: str = 'clip',
-         overrides: dict | None = None) -> list[dict]:
+         overrides: dict | None = None, variants=None) -> list[dict]:
     """The cells of an experiment as papermill parameter dicts; `overrides` apply to every cell (a variant's win).
     An experiment with `references` also gets the reference rows (expert, behaviour mixture, do-nothing) once per
     task and variant, at its first seed: they train nothing, so one run stands for every seed. Naming `methods`
-    plans exactly those (a reference row among them at the first seed)."""
+    plans exactly those (a reference row among them at the first seed); naming `variants` plans only those (the
+    local BEV-CLIPs of `clip_scaling` on a machine without the paper's CLIP weights)."""
     if experiment not in SWEEPS: raise ConfigError(f"unknown experiment '{experiment}'; choose one of {list(SWEEPS)}")
     sw = SWEEPS[experiment]
+    table = sw.get('variants') or {'': {}}
+    if variants:
+        unknown = [v for v in variants if v not in table]
+        if unknown: raise ConfigError(f"experiment '{experiment}' has no variant {unknown}; choose from {[v for v in table if v]}")
+        table = {v: table[v] for v in variants}
     seeds = [int(s) for s in (seeds or sw['seeds'])]
     names = list(methods or sw['methods']) + (list(REFERENCE_METHODS) if sw.get('references') and not methods else [])
     cells = []
@@ -196,7 +202,7 @@ def plan(experiment: str, profile: str, tasks=None, methods=None, seeds=None, sc
         if task not in TASKS: raise ConfigError(f"unknown task '{task}'; choose from {list(TASKS)}")
         for method in names:
             for seed in (seeds[:1] if method in REFERENCE_METHODS else seeds):
-                for variant, ov in (sw.get('variants') or {'': {}}).items():
+                for variant, ov in table.items():
                     if callable(ov): ov = ov(profile, overrides or {})   # a variant relative to the profile
                     cells.append(dict(task=task, method=method, seed=seed, profile=profile, scorer=scorer,
                                       variant=variant, overrides=json.dumps({**(overrides or {}), **ov}),
@@ -296,7 +302,7 @@ class SweepError(RuntimeError):
 def reproduce(experiment: str = 'table1', profile: str = 'small', tasks=None, methods=None, seeds=None,
               scorer: str = 'clip', results='results', figures='figures', backend: str = 'local',
               papermill: bool = True, progress: bool = True, rebuild_missing: bool = False,
-              overrides: dict | None = None, fail_fast: bool = False, jobs: int = 1) -> pd.DataFrame:
+              overrides: dict | None = None, fail_fast: bool = False, jobs: int = 1, variants=None) -> pd.DataFrame:
     """Run every missing cell of `experiment`, then aggregate. Returns the aggregated table. With `rebuild_missing`,
     a cell whose results exist but whose artifacts are not in this machine's store runs again (same config, so
     the same numbers up to the determinism of the stages). A failing cell does not stop the sweep: the others run,
@@ -312,7 +318,7 @@ def reproduce(experiment: str = 'table1', profile: str = 'small', tasks=None, me
     results, figures = Path(results).resolve(), Path(figures).resolve()
     home = pin_home(ov.get('run.home') or None)   # one absolute store for this process, its kernels and workers
     if ov.get('run.home'): ov['run.home'] = str(home)
-    cells = [dict(c, rebuild_missing=rebuild_missing) for c in plan(experiment, profile, tasks, methods, seeds, scorer, ov)]
+    cells = [dict(c, rebuild_missing=rebuild_missing) for c in plan(experiment, profile, tasks, methods, seeds, scorer, ov, variants)]
     todo = [c for c in cells if not cell_done(c, results, rebuild_missing)]
     print(f'{experiment} @ {profile}: {len(cells)} cells, {len(cells) - len(todo)} done, {len(todo)} to run')
     def one(c):

@@ -414,7 +414,8 @@ def collect_dataset(cfg: Config, store: Store | None = None, progress: bool = Tr
         raise ConfigError(f"data.workers={cfg.data.workers} with env.backend='carla': one CARLA server serves one "
                           "collector. Set data.workers=1 (or run one server per worker and collect per port)")
     store = store or Store(cfg.run.home or None)
-    config = {'env': cfg.env, 'data': cfg.data}
+    from vlsafe.envs import traffic_identity
+    config = {'env': cfg.env, 'data': cfg.data, **traffic_identity(cfg.env.traffic_density)}
     dataset_id = Store.make_id('dataset', config)
     def build(work: Path) -> dict:
         import vlsafe.data as lib   # module-level defaults that spawned workers can import

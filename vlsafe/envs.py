@@ -21,10 +21,11 @@ from .bev import BEVRenderer, box_corners, to_ego_frame
 # %% auto #0
 __all__ = ['ACC', 'STEER', 'CONT_LOW', 'CONT_HIGH', 'MAX_STEER', 'V_DES', 'WAYPOINT_SPACING', 'LANE_PENALTY_M', 'OUT_OF_LANE_M',
            'OFF_ROUTE_M', 'R_WAYPOINT', 'R_COLLISION', 'R_LANE', 'R_ARRIVE', 'C_COLLISION', 'N_NEAR', 'NEAR_M',
-           'STUCK_S', 'EGO_LENGTH', 'EGO_WIDTH', 'BUILDERS', 'decode_action', 'Route', 'lane_points', 'blend', 'NPC',
-           'FastRoad', 'intent_path', 'spawn', 'Scene', 'build_four_lane', 'add_intersection', 'build_turn',
-           'build_grid_network', 'build_navigation', 'build_roundabout', 'build_lane_merge', 'build_overtake',
-           'cardreamer_reward', 'safety_cost', 'rects_overlap', 'DrivingEnv', 'make_task']
+           'STUCK_S', 'EGO_LENGTH', 'EGO_WIDTH', 'DENSE_FILL', 'BUILDERS', 'decode_action', 'Route', 'lane_points',
+           'blend', 'NPC', 'FastRoad', 'intent_path', 'spawn', 'Scene', 'traffic_identity', 'build_four_lane',
+           'add_intersection', 'build_turn', 'build_grid_network', 'build_navigation', 'build_roundabout',
+           'build_lane_merge', 'build_overtake', 'cardreamer_reward', 'safety_cost', 'rects_overlap', 'DrivingEnv',
+           'make_task']
 
 # %% ../nbs/01b_envs.ipynb #c006
 ACC = (-2.0, 0.0, 2.0)                       # m/s², CarDreamer: acc = ACC[a // 5]
@@ -244,6 +245,23 @@ def _multi_lane_route(x0, lanes_seq, changes, x_end, y0=0.0):
         y = np.where(x >= a, blend(p, q, a, b, x)[:, 1], y)
     return np.stack([x, y], -1)
 
+DENSE_FILL = 1   # version of `_fill_lanes`: it enters the ids of datasets and results above 1× traffic
+
+def traffic_identity(density: float) -> dict:
+    """What a traffic density adds to an artifact's or a result's identity: above 1× a scene also holds the
+    lane-wise fill, so its version enters; at or below 1× nothing does, and every id stays as it was."""
+    return {'dense_fill': DENSE_FILL} if density > 1 else {}
+
+def _fill_lanes(road, rng, n: int, n_lanes: int, lo: float, hi: float, x_ego: float, gap: float = 12.0):
+    "Add NPCs to a straight road until `n` stand in [lo, hi]: each `gap` m (centre to centre) from any in its own lane."
+    for _ in range(n * 20):
+        if len(road.vehicles) >= n: break
+        lane, x = int(rng.integers(n_lanes)), float(rng.uniform(lo, hi))
+        if abs(x - x_ego) < 12 or any(abs(v.position[1] - lane * _W) < _W / 2 and abs(v.position[0] - x) < gap
+                                      for v in road.vehicles): continue
+        sp = float(rng.uniform(4, 7))
+        spawn(road, ('a', 'b', lane), x, sp, sp + float(rng.uniform(0, 1.0)), lane_change=bool(rng.random() < 0.5))
+
 def build_four_lane(cfg, rng, rs):
     net = RoadNetwork(); _straight_road(net, 4, 0, 420)
     road = _road(net, rs)
@@ -261,6 +279,9 @@ def build_four_lane(cfg, rng, rs):
         if abs(x - x0) < 12 or not _free(road, xy, 12.0): continue
         sp = float(rng.uniform(4, 7))
         spawn(road, ('a', 'b', lane), x, sp, sp + float(rng.uniform(0, 1.0)), lane_change=bool(rng.random() < 0.5))
+    # the 12 m radius above also spaces neighbouring lanes, so the window saturates near 23 NPCs: denser traffic
+    # tops up lane by lane (at or below 1× this never runs, and the scenes are the ones the data was collected in)
+    if cfg.traffic_density > 1: _fill_lanes(road, rng, n, 4, x0 - 40, x0 + 200, x0)
     return Scene(road, net.lanes_list(), (x0, l0 * _W, 0.0, V_DES), Route(pts), 'four_lane', remove_far=1e9)
 
 # %% ../nbs/01b_envs.ipynb #c018

@@ -745,9 +745,10 @@ def aggregate(experiment: str, profile: str, results='results', figures='figures
     table = table.iloc[sorted(range(len(table)), key=lambda i: (TASKS.index(table['task'].iloc[i])
                                                                  if table['task'].iloc[i] in TASKS else 99,
                                                                  rank(table['method'].iloc[i])))].reset_index(drop=True)
-    pt = paper_table()
+    pt = paper_table()   # the paper's numbers belong to its own setting: rows without a variant (no density shift)
     for m, col in PAPER_COLUMNS.items():
-        table['paper_' + m] = [pt[col].get((t, meth.split('@')[0]), float('nan')) for t, meth in zip(table['task'], table['method'])]
+        table['paper_' + m] = [float('nan') if '@' in meth else pt[col].get((t, meth), float('nan'))
+                               for t, meth in zip(table['task'], table['method'])]
     paired = paired_differences(groups)
     name = f'{experiment}_{profile}'
     done = table[table['status'] != 'not run']

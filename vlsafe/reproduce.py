@@ -634,6 +634,8 @@ def plot_scaling(table: pd.DataFrame, path, title: str):
             t = t.assign(x=t['preset'].map(params) / 1e6).sort_values('x')
             ax.errorbar(t['x'], t[m], yerr=t[m + '_sem'], fmt='o-', capsize=3,
                         label=f"{TASK_NAMES.get(task, task)}, {PAPER_NAMES.get(base, base)}")
+            for x, y, n in zip(t['x'], t[m], t['seeds']):   # a point of one seed has no SEM bar: say so on it
+                ax.annotate(f'n={int(n)}', (x, y), textcoords='offset points', xytext=(4, 4), fontsize=7)
         ax.set_xscale('log'); ax.set_xlabel('CLIP parameters (millions, log scale)'); ax.set_ylabel(label)
         ticks = sorted((v / 1e6, k) for k, v in params.items())
         ax.set_xticks([x for x, _ in ticks], [f'{k}\n{x:.3g}M' for x, k in ticks], fontsize=7)

@@ -758,7 +758,8 @@ def aggregate(experiment: str, profile: str, results='results', figures='figures
     if 'none (no labels)' in set(done['scorer']): scorers += ' (world-model agents; the baselines read no labels)'
     caption = (f'{experiment}, profile {profile}: mean ± SEM over training seeds (each seed: its mean over the '
                f'evaluation scenarios, the same scenarios for every method); safety labels by {scorers}; '
-               f"[paper's Table I value]. Episodes of at most {max(r['config']['env']['max_steps'] for r in runs)} steps "
+               + ("[paper's Table I value]. " if table['paper_return'].notna().any() else '')
+               + f"Episodes of at most {max(r['config']['env']['max_steps'] for r in runs)} steps "
                f"(paper: 500) on highway-env (paper: CARLA): compare trends, not digits.")
     tdir = Path(results) / 'tables'; tdir.mkdir(parents=True, exist_ok=True)
     with atomic_path(tdir / f'{name}.csv') as tmp: table.to_csv(tmp, index=False)

@@ -283,8 +283,7 @@ def result_hash(cfg: Config, method: str, label_source: str | None = None) -> st
     # default the one labelling would use here): a fix to a stage, or CLIP weights arriving, makes a result stale
     h['code'] = code_versions(*result_stages(method))
     from vlsafe.envs import traffic_identity   # dense scenes (above 1×, where trained or scored) are built otherwise
-    shift = cfg.eval.traffic_density if cfg.eval.traffic_density >= 0 else cfg.env.traffic_density
-    h['code'] |= traffic_identity(max(shift, cfg.env.traffic_density))
+    h['code'] |= traffic_identity(max(cfg.eval.traffic_density, cfg.env.traffic_density))   # eval's −1: training's
     if method in OBJECTIVES: h['label_source'] = label_source or expected_label_source(cfg)
     return stable_hash(h)
 

@@ -156,6 +156,8 @@ PAPER_TASKS = ('four_lane', 'left_turn', 'right_turn', 'navigation')
 DENSITIES = (0.5, 1.0, 1.5, 2.0)        # evaluation traffic relative to the task's own (generalization)
 BETAS = (1.0, 2.0, 3.0)                 # the paper sweeps beta1, beta2 in 1..3
 DATA_FRACTIONS = (0.25, 0.5, 1.0)       # share of the profile's episodes (data_size)
+from .config import AgentConfig
+_AGENT = AgentConfig()                  # the defaults a sweep is read against
 
 def _data_share(frac: float):
     """A variant with `frac` of the profile's episodes (after the sweep's overrides): a smaller dataset collected
@@ -175,8 +177,10 @@ SWEEPS: dict[str, dict[str, Any]] = {
     # sparser traffic than they were trained in
     'generalization': dict(notebook='table1', tasks=('four_lane',), methods=METHODS, seeds=(0, 1, 2), references=True,
                            variants={f'density{d:g}': {'eval.traffic_density': d} for d in DENSITIES}),
+    # every grid point is compared with the profile's default (b1-2_b2-2: Table I's own VL-SAFE agent, reused)
     'beta': dict(notebook='table1', tasks=('four_lane',), methods=('vlsafe',), seeds=(0, 1, 2),
-                 variants={f'b1-{b1:g}_b2-{b2:g}': {'agent.beta1': b1, 'agent.beta2': b2} for b1 in BETAS for b2 in BETAS}),
+                 variants={f'b1-{b1:g}_b2-{b2:g}': {'agent.beta1': b1, 'agent.beta2': b2} for b1 in BETAS for b2 in BETAS},
+                 paired_base=f'vlsafe@b1-{_AGENT.beta1:g}_b2-{_AGENT.beta2:g}'),
     'data_size': dict(notebook='table1', tasks=('four_lane',), methods=('vlsafe', 'dreamerv3', 'bc'), seeds=(0, 1, 2),
                       variants={f'data{round(100 * f)}': _data_share(f) for f in DATA_FRACTIONS}),
 }
@@ -471,7 +475,8 @@ def paired_bootstrap(d, n_boot: int = 2000, seed: int = 0) -> tuple[float, float
 
 def paired_differences(groups: dict[tuple, list], base: str = 'vlsafe', n_boot: int = 2000) -> pd.DataFrame:
     """`base` minus every other row of its task and variant (`vlsafe@density2` against `bc@density2`) on collision
-    rate, cost and return, paired by scenario.
+    rate, cost and return, paired by scenario. A `base` that names a variant (`vlsafe@b1-2_b2-2`) is instead compared
+    with every other row of its task, whatever their variant: the grid points of `beta` against the default.
 
     Each scenario (evaluation seed) is met by every method and training seed, so the unit both sides share is the
     scenario: a method's value on a scenario is its mean over training seeds there, the difference is taken per
@@ -480,11 +485,13 @@ def paired_differences(groups: dict[tuple, list], base: str = 'vlsafe', n_boot: 
     seeds is the table's SEM (three seeds are too few to resample)."""
     out = []
     variant = lambda name: name[len(name.split('@')[0]):]
+    exact = '@' in base
     for (task, name), rs in groups.items():
-        if name.split('@')[0] != base: continue
+        if (name != base) if exact else (name.split('@')[0] != base): continue
         a = pd.concat([_episodes(r) for r in rs]).groupby('seed')[list(PAIRED_METRICS.values())].mean()
         for (t2, other), rs2 in groups.items():
-            if t2 != task or other == name or other.split('@')[0] == base or variant(other) != variant(name): continue
+            if t2 != task or other == name: continue
+            if not exact and (other.split('@')[0] == base or variant(other) != variant(name)): continue
             b = pd.concat([_episodes(r) for r in rs2]).groupby('seed')[list(PAIRED_METRICS.values())].mean()
             common = a.index.intersection(b.index)
             if len(common) < 2: continue
@@ -518,8 +525,8 @@ def _ci(d: pd.DataFrame, task, method, metric) -> str:
     x = x.iloc[0]
     return f"{x['diff']:+.2f} [{x['ci_low']:+.2f}, {x['ci_high']:+.2f}]"
 
-def to_markdown(table: pd.DataFrame, caption: str, paired: pd.DataFrame | None = None) -> str:
-    "Our numbers (mean ± SEM) with the paper's beside them in brackets; under it, the paired CIs of VL-SAFE's gaps."
+def to_markdown(table: pd.DataFrame, caption: str, paired: pd.DataFrame | None = None, base_label: str = 'VL-SAFE') -> str:
+    "Our numbers (mean ± SEM) with the paper's beside them in brackets; under it, the paired CIs of `base_label`'s gaps."
     from vlsafe.evaluate import METRICS, LABELS
     head = '| task | method | seeds | ' + ' | '.join(LABELS[m] for m in METRICS) + ' |'
     lines = [f'**{caption}**', '', head, '|' + '---|' * (len(METRICS) + 3)]
@@ -527,8 +534,8 @@ def to_markdown(table: pd.DataFrame, caption: str, paired: pd.DataFrame | None =
         lines.append(f"| {TASK_NAMES.get(r['task'], r['task'])} | {r['method']} | {_seeds(r)} | "
                      + ' | '.join(_cells(r, m) for m in METRICS) + ' |')
     if paired is not None and len(paired):
-        lines += ['', f'VL-SAFE minus each method: mean difference [95% CI], {PAIRED_NOTE}.', '',
-                  '| task | VL-SAFE − method | Δ collision rate | Δ cost | Δ return | scenarios |', '|---|---|---|---|---|---|']
+        lines += ['', f'{base_label} minus each method: mean difference [95% CI], {PAIRED_NOTE}.', '',
+                  f'| task | {base_label} − method | Δ collision rate | Δ cost | Δ return | scenarios |', '|---|---|---|---|---|---|']
         for (task, method), x in paired.groupby(['task', 'method'], sort=False):
             lines.append(f"| {TASK_NAMES.get(task, task)} | {method} | " + ' | '.join(_ci(paired, task, method, m) for m in PAIRED_METRICS)
                          + f" | {int(x['scenarios'].iloc[0])} |")
@@ -546,7 +553,8 @@ def _name(method: str) -> str:
     base = method.split('@')[0]
     return PAPER_NAMES.get(base, base) + (method[len(base):] if '@' in method else '')
 
-def to_latex(table: pd.DataFrame, caption: str, label: str = 'tab:results', paired: pd.DataFrame | None = None) -> str:
+def to_latex(table: pd.DataFrame, caption: str, label: str = 'tab:results', paired: pd.DataFrame | None = None,
+             base_label: str = 'VL-SAFE') -> str:
     """The same table for a paper: booktabs, one row per (task, method), our mean ± SEM with the paper's value in
     brackets, task names once per block; the paired CIs in a second table under it."""
     from vlsafe.evaluate import METRICS, LABELS
@@ -566,11 +574,11 @@ def to_latex(table: pd.DataFrame, caption: str, label: str = 'tab:results', pair
               r'\end{table*}']
     if paired is not None and len(paired):
         lines += [r'\begin{table}[t]', r'\centering', r'\scriptsize', r'\begin{tabular}{llccc}', r'\toprule',
-                  r'Task & VL-SAFE $-$ & $\Delta$ CR & $\Delta$ Cost & $\Delta$ Return \\', r'\midrule']
+                  'Task & ' + _tex(base_label) + r' $-$ & $\Delta$ CR & $\Delta$ Cost & $\Delta$ Return \\', r'\midrule']
         for (task, method), _ in paired.groupby(['task', 'method'], sort=False):
             lines.append(f"{_tex(TASK_NAMES.get(task, task))} & {_tex(_name(method))} & "
                          + ' & '.join(_tex(_ci(paired, task, method, m)) for m in PAIRED_METRICS) + r' \\')
-        lines += [r'\bottomrule', r'\end{tabular}', r'\caption{' + _tex(f'VL-SAFE minus each method: mean difference '
+        lines += [r'\bottomrule', r'\end{tabular}', r'\caption{' + _tex(f'{base_label} minus each method: mean difference '
                   f'[95% CI], {PAIRED_NOTE}.') + '}', r'\label{' + label + '-paired}', r'\end{table}']
     return '\n'.join(lines) + '\n'
 
@@ -751,7 +759,9 @@ def aggregate(experiment: str, profile: str, results='results', figures='figures
     for m, col in PAPER_COLUMNS.items():
         table['paper_' + m] = [float('nan') if '@' in meth else pt[col].get((t, meth), float('nan'))
                                for t, meth in zip(table['task'], table['method'])]
-    paired = paired_differences(groups)
+    base = SWEEPS.get(experiment, {}).get('paired_base', 'vlsafe')
+    base_label = 'VL-SAFE' if base == 'vlsafe' else f'VL-SAFE at the default ({base})'
+    paired = paired_differences(groups, base=base)
     name = f'{experiment}_{profile}'
     done = table[table['status'] != 'not run']
     scorers = ', '.join(sorted(set(done['scorer']) - {'none (no labels)'})) or 'none'
@@ -764,8 +774,8 @@ def aggregate(experiment: str, profile: str, results='results', figures='figures
     tdir = Path(results) / 'tables'; tdir.mkdir(parents=True, exist_ok=True)
     with atomic_path(tdir / f'{name}.csv') as tmp: table.to_csv(tmp, index=False)
     with atomic_path(tdir / f'{name}_paired.csv') as tmp: paired.to_csv(tmp, index=False)
-    atomic_write_text(tdir / f'{name}.md', to_markdown(table, caption, paired))
-    atomic_write_text(tdir / f'{name}.tex', to_latex(table, caption, label=f'tab:{name}', paired=paired))
+    atomic_write_text(tdir / f'{name}.md', to_markdown(table, caption, paired, base_label))
+    atomic_write_text(tdir / f'{name}.tex', to_latex(table, caption, label=f'tab:{name}', paired=paired, base_label=base_label))
     plot_return_cost(done, Path(figures) / f'{name}_return_cost.png', caption)
     plot_scaling(done, Path(figures) / f'{name}_scaling.png', caption)      # only where rows are CLIP variants
     plot_variants(done, Path(figures) / f'{name}_by_variant.png', caption)   # traffic density, dataset share

@@ -167,7 +167,9 @@ def _data_share(frac: float):
 SWEEPS: dict[str, dict[str, Any]] = {
     'table1': dict(notebook='table1', tasks=PAPER_TASKS, methods=METHODS, seeds=(0, 1, 2), references=True),
     'ablation_nc': dict(notebook='table1', tasks=PAPER_TASKS, methods=('vlsafe', 'vlsafe_nc', 'fisor'), seeds=(0, 1, 2)),
+    # each CLIP's row is compared, paired by scenario, with Table I's VL-SAFE (its labels: the scorer Table I ran)
     'clip_scaling': dict(notebook='table1', tasks=('four_lane',), methods=('vlsafe',), seeds=(0, 1, 2),
+                         paired_against=('table1', 'vlsafe'),
                          variants={**{k: {'label.model': m, 'label.pretrained': t, 'label.fallback_to_oracle': False}
                                       for k, (m, t) in CLIP_PRESETS.items()},
                                    **{bev_clip_name(s): {'label.model': bev_clip_name(s), 'label.pretrained': '',
@@ -759,8 +761,17 @@ def aggregate(experiment: str, profile: str, results='results', figures='figures
     for m, col in PAPER_COLUMNS.items():
         table['paper_' + m] = [float('nan') if '@' in meth else pt[col].get((t, meth), float('nan'))
                                for t, meth in zip(table['task'], table['method'])]
-    base = SWEEPS.get(experiment, {}).get('paired_base', 'vlsafe')
+    sw = SWEEPS.get(experiment, {})
+    base = sw.get('paired_base', 'vlsafe')
     base_label = 'VL-SAFE' if base == 'vlsafe' else f'VL-SAFE at the default ({base})'
+    if sw.get('paired_against'):   # another experiment's row, by the same tasks and scenarios, as the base
+        exp2, m2 = sw['paired_against']
+        base = f'{m2}@{exp2}'
+        theirs = _groups([r for r in collect_runs(exp2, profile, results)
+                          if Path(r['_dir']).parent.name == m2 and r['task'] in set(table['task'])])
+        labels = sorted({_row(t, base, rs)['scorer'] for (t, _), rs in theirs.items()})
+        base_label = f"VL-SAFE of {exp2} ({base}; labels by {', '.join(labels) or 'none'})"
+        groups = {**groups, **{(t, base): rs for (t, _), rs in theirs.items()}}
     paired = paired_differences(groups, base=base)
     name = f'{experiment}_{profile}'
     done = table[table['status'] != 'not run']

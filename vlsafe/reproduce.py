@@ -484,23 +484,30 @@ def paired_differences(groups: dict[tuple, list], base: str = 'vlsafe', n_boot: 
     scenario: a method's value on a scenario is its mean over training seeds there, the difference is taken per
     scenario, and the bootstrap resamples scenarios (2000 resamples, percentile interval). The interval thus
     describes how the gap varies over traffic situations for these trained seeds; the spread between training
-    seeds is the table's SEM (three seeds are too few to resample)."""
+    seeds is the table's SEM (three seeds are too few to resample). Two trained rows are compared on the training
+    seeds both have (a sweep still running compares like with like); a reference row, one deterministic run that
+    stands for every seed, is compared with all of the base's seeds."""
     out = []
     variant = lambda name: name[len(name.split('@')[0]):]
     exact = '@' in base
     for (task, name), rs in groups.items():
         if (name != base) if exact else (name.split('@')[0] != base): continue
-        a = pd.concat([_episodes(r) for r in rs]).groupby('seed')[list(PAIRED_METRICS.values())].mean()
         for (t2, other), rs2 in groups.items():
             if t2 != task or other == name: continue
             if not exact and (other.split('@')[0] == base or variant(other) != variant(name)): continue
+            mine = rs
+            if other.split('@')[0] not in REFERENCE_METHODS:
+                both = {_seed(r) for r in rs} & {_seed(r) for r in rs2}
+                mine, rs2 = [r for r in rs if _seed(r) in both], [r for r in rs2 if _seed(r) in both]
+                if not mine: continue
+            a = pd.concat([_episodes(r) for r in mine]).groupby('seed')[list(PAIRED_METRICS.values())].mean()
             b = pd.concat([_episodes(r) for r in rs2]).groupby('seed')[list(PAIRED_METRICS.values())].mean()
             common = a.index.intersection(b.index)
             if len(common) < 2: continue
             for m, col in PAIRED_METRICS.items():
                 diff, lo, hi = paired_bootstrap(a.loc[common, col].to_numpy() - b.loc[common, col].to_numpy(), n_boot)
                 out.append(dict(task=task, method=other, comparison=f'{name} − {other}', metric=m, diff=diff,
-                                ci_low=lo, ci_high=hi, scenarios=len(common), seeds_base=len(rs), seeds_other=len(rs2)))
+                                ci_low=lo, ci_high=hi, scenarios=len(common), seeds_base=len(mine), seeds_other=len(rs2)))
     return pd.DataFrame(out, columns=['task', 'method', 'comparison', 'metric', 'diff', 'ci_low', 'ci_high', 'scenarios',
                                       'seeds_base', 'seeds_other'])
 

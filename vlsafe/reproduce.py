@@ -20,9 +20,9 @@ __all__ = ['WM_METHODS', 'ABLATIONS', 'BASELINES', 'METHODS', 'PAPER_NAMES', 'TA
            'run_cell', 'plan', 'share_cores', 'cell_chains', 'experiments_dir', 'cell_out_dir', 'cell_done',
            'run_notebook', 'cell_name', 'cell_failure', 'SweepError', 'reproduce', 'collect_runs', 'PoolingError',
            'pool_differences', 'paired_bootstrap', 'paired_differences', 'to_markdown', 'to_latex', 'plot_return_cost',
-           'clip_params', 'plot_scaling', 'plot_variants', 'plot_beta', 'aggregate', 'save_training_logs',
-           'cell_training_logs', 'training_entries', 'wm_quality_table', 'plot_learning_curves', 'plot_wm_quality',
-           'plot_weights', 'training_figures']
+           'clip_params', 'plot_scaling', 'plot_variants', 'on_common_seeds', 'plot_beta', 'aggregate',
+           'save_training_logs', 'cell_training_logs', 'training_entries', 'wm_quality_table', 'plot_learning_curves',
+           'plot_wm_quality', 'plot_weights', 'training_figures']
 
 # %% ../nbs/08_reproduce.ipynb #c005
 WM_METHODS = ('vlsafe', 'dreamerv3', 'fosp', 'vlsafe_nc')      # world-model agents: one world model and critics per seed
@@ -705,6 +705,18 @@ def plot_variants(table: pd.DataFrame, path, title: str):
     fig.suptitle(textwrap.fill(title + ' Bars: ± SEM over training seeds.', 150), fontsize=8); fig.tight_layout()
     return _save(fig, path)
 
+def on_common_seeds(rows: pd.DataFrame, metrics) -> pd.DataFrame:
+    """`rows` (table rows) with `metrics` and their SEMs recomputed from `<metric>_per_seed` over the training seeds
+    every row has, when some rows have more; unchanged otherwise."""
+    common = set.intersection(*[set(str(s).split(',')) for s in rows['seed_ids']])
+    if not common or all(len(str(s).split(',')) == len(common) for s in rows['seed_ids']): return rows
+    rows = rows.copy()
+    for m in metrics:
+        vals = [[json.loads(p)[s] for s in sorted(common)] for p in rows[m + '_per_seed']]
+        rows[m] = [float(np.mean(v)) for v in vals]
+        rows[m + '_sem'] = [float(np.std(v, ddof=1) / math.sqrt(len(v))) if len(v) > 1 else float('nan') for v in vals]
+    return rows.assign(seeds=len(common), seed_ids=','.join(sorted(common, key=int)))
+
 def plot_beta(table: pd.DataFrame, path, title: str):
     """Heat maps of return and collision rate over VL-SAFE's (β1, β2) grid (rows `vlsafe@b1-<β1>_b2-<β2>`), each cell
     annotated with mean ± SEM over training seeds and the profile's defaults outlined. None without such rows."""
@@ -714,6 +726,7 @@ def plot_beta(table: pd.DataFrame, path, title: str):
     hit = [pat.fullmatch(str(m)) for m in table['method']]
     if not any(hit): return None
     rows = table[[h is not None for h in hit]].assign(b1=[float(h.group(1)) for h in hit if h], b2=[float(h.group(2)) for h in hit if h])
+    rows = on_common_seeds(rows, ('return', 'collision_rate'))   # while the grid is incomplete: like with like
     b1s, b2s = sorted(rows['b1'].unique()), sorted(rows['b2'].unique())
     d = AgentConfig()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))

@@ -21,14 +21,11 @@ METHODS = ('vlsafe', 'vlsafe_nc', 'dreamerv3', 'fosp', 'bc', 'cql', 'iql', 'expe
 
 def cpu() -> dict:
     "CPU model and the flags that decide the world model's precision (see `vlsafe.nets.native_bf16`)."
-    model, flags = platform.processor(), set()
-    try:
-        for line in open('/proc/cpuinfo'):
-            if line.startswith('model name'): model = line.split(':', 1)[1].strip()
-            if line.startswith('flags'): flags = set(line.split(':', 1)[1].split()); break
-    except OSError: pass
-    return dict(model=model, cores=os.cpu_count(), avx2='avx2' in flags, avx512f='avx512f' in flags,
-                avx512_bf16='avx512_bf16' in flags, amx_bf16='amx_bf16' in flags)
+    from vlsafe.nets import cpu_flags
+    flags, model = cpu_flags(), platform.processor()
+    try: model = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+    except (OSError, StopIteration): pass
+    return dict(model=model, cores=os.cpu_count(), **{f: f in flags for f in ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16')})
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -8,7 +8,7 @@ import dataclasses, json, math, os, threading, time
 from pathlib import Path
 from typing import Any
 import numpy as np, pandas as pd
-from .config import Config, get_config, stable_hash, ConfigError, TASKS, OBJECTIVES
+from .config import Config, AgentConfig, get_config, stable_hash, ConfigError, TASKS, OBJECTIVES
 from .store import Store, atomic_write_text, atomic_write_json, atomic_path, code_versions, pin_home
 from .evaluate import result_hash, OFFLINE_BASELINES, ONLINE_BASELINES, ONLINE_ACTION_MODE, REFERENCE_METHODS
 
@@ -156,7 +156,6 @@ PAPER_TASKS = ('four_lane', 'left_turn', 'right_turn', 'navigation')
 DENSITIES = (0.5, 1.0, 1.5, 2.0)        # evaluation traffic relative to the task's own (generalization)
 BETAS = (1.0, 2.0, 3.0)                 # the paper sweeps beta1, beta2 in 1..3
 DATA_FRACTIONS = (0.25, 0.5, 1.0)       # share of the profile's episodes (data_size)
-from .config import AgentConfig
 _AGENT = AgentConfig()                  # the defaults a sweep is read against
 
 def _data_share(frac: float):
@@ -431,6 +430,11 @@ def _groups(runs: list[dict]) -> dict[tuple, list]:
                                    f"(<method>@<name>)")
     return groups
 
+def _scorers(rs: list[dict]) -> list[str]:
+    "The safety scorers that labelled runs `rs`, as `kind:model` (a baseline or reference row: none)."
+    return sorted({'none (no labels)' if not r.get('scorer') else r['scorer'].get('kind', '?')
+                   + (':' + r['scorer']['model'] if r['scorer'].get('model') else '') for r in rs})
+
 def _row(task: str, name: str, rs: list[dict]) -> dict:
     """One table row: each seed's mean over its evaluation scenarios, then mean ± SEM over those per-seed means
     (seeds are the independent replicates; a seed's scenarios are shared by every method and seed). The per-seed
@@ -439,8 +443,7 @@ def _row(task: str, name: str, rs: list[dict]) -> dict:
     seeds = [_seed(r) for r in rs]
     eps = [_episodes(r) for r in rs]
     per = [summarize(e) for e in eps]
-    scorers = sorted({'none (no labels)' if not r.get('scorer') else r['scorer'].get('kind', '?')
-                      + (':' + r['scorer']['model'] if r['scorer'].get('model') else '') for r in rs})
+    scorers = _scorers(rs)
     row = dict(task=task, method=name, seeds=len(rs), seed_ids=','.join(map(str, seeds)),
                episodes=int(sum(len(e) for e in eps)), scorer=', '.join(scorers), status='done')
     for m in METRICS:
@@ -721,14 +724,13 @@ def plot_beta(table: pd.DataFrame, path, title: str):
     """Heat maps of return and collision rate over VL-SAFE's (β1, β2) grid (rows `vlsafe@b1-<β1>_b2-<β2>`), each cell
     annotated with mean ± SEM over training seeds and the profile's defaults outlined. None without such rows."""
     import matplotlib; import matplotlib.pyplot as plt, re, textwrap
-    from vlsafe.config import AgentConfig
     pat = re.compile(r'vlsafe@b1-([\d.]+)_b2-([\d.]+)')
     hit = [pat.fullmatch(str(m)) for m in table['method']]
     if not any(hit): return None
     rows = table[[h is not None for h in hit]].assign(b1=[float(h.group(1)) for h in hit if h], b2=[float(h.group(2)) for h in hit if h])
     rows = on_common_seeds(rows, ('return', 'collision_rate'))   # while the grid is incomplete: like with like
     b1s, b2s = sorted(rows['b1'].unique()), sorted(rows['b2'].unique())
-    d = AgentConfig()
+    d = _AGENT
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, (m, label, cmap) in zip(axes, [('return', 'episode return', 'viridis'), ('collision_rate', 'collision rate', 'magma_r')]):
         grid = np.full((len(b2s), len(b1s)), np.nan); sem = grid.copy()
@@ -789,7 +791,7 @@ def aggregate(experiment: str, profile: str, results='results', figures='figures
         base = f'{m2}@{exp2}'
         theirs = _groups([r for r in collect_runs(exp2, profile, results)
                           if Path(r['_dir']).parent.name == m2 and r['task'] in set(table['task'])])
-        labels = sorted({_row(t, base, rs)['scorer'] for (t, _), rs in theirs.items()})
+        labels = _scorers([r for rs in theirs.values() for r in rs])
         base_label = f"VL-SAFE of {exp2} ({base}; labels by {', '.join(labels) or 'none'})"
         groups = {**groups, **{(t, base): rs for (t, _), rs in theirs.items()}}
     paired = paired_differences(groups, base=base)

@@ -13,12 +13,12 @@ import yaml
 from .config import ConfigError, get_config, check_device, stable_hash, TASKS, OBJECTIVES
 from .evaluate import OFFLINE_BASELINES, ONLINE_BASELINES
 BASELINE_NAMES = OFFLINE_BASELINES + ONLINE_BASELINES
-from .store import Store, ArtifactError, pin_home
+from .store import Store, ArtifactError, pin_home, require_committed_tree, USER_RESULTS, USER_FIGURES
 
 # %% auto #0
 __all__ = ['BASELINE_NAMES', 'cmd_collect', 'cmd_label', 'cmd_train_vlm', 'cmd_train_wm', 'cmd_train_agent', 'cmd_train_baseline',
-           'variant_name', 'cmd_run', 'cmd_reproduce', 'cmd_aggregate', 'clip_status', 'cmd_smoke', 'cmd_store',
-           'parser', 'main']
+           'variant_name', 'cmd_run', 'cmd_reproduce', 'cmd_aggregate', 'clip_status', 'cmd_smoke', 'cmd_status',
+           'cmd_store', 'parser', 'main']
 
 # %% ../nbs/08b_cli.ipynb #c003
 def _parse_set(items: list[str]) -> dict:
@@ -112,6 +112,7 @@ def cmd_run(a):
     cfg = cell_config(a.profile, a.task, a.method, a.seed, a.scorer, a.episodes, ov)
     check_device(cfg.run.device)
     variant = variant_name(ov, a.variant, cfg)
+    require_committed_tree(a.results, a.allow_dirty)
     out = run_dir(a.results, 'table1', cfg, a.method, variant)
     m = run_cell(cfg, a.method, out, progress=not a.quiet, force=a.force)
     print(json.dumps({k: v['mean'] for k, v in m['metrics'].items()}, indent=1)); print(f'results: {out}')
@@ -130,7 +131,7 @@ def cmd_reproduce(a):
     if a.home: ov['run.home'] = a.home
     _sweep(a, a.experiment, a.profile, tasks=a.tasks, methods=a.methods, seeds=a.seeds, scorer=a.scorer,
            backend=a.backend, papermill=not a.no_papermill, progress=not a.quiet, overrides=ov, fail_fast=a.fail_fast,
-           jobs=a.jobs, variants=a.variants)
+           jobs=a.jobs, variants=a.variants, allow_dirty=a.allow_dirty)
 
 def cmd_aggregate(a):
     from vlsafe.reproduce import aggregate
@@ -157,12 +158,56 @@ def clip_status(profile: str = 'smoke') -> str:
 def cmd_smoke(a):
     "The main job on a fresh machine: the smoke profile of Table I, every method (four world-model agents, six baselines) and the three reference rows on four_lane."
     from vlsafe.reproduce import METHODS, REFERENCE_METHODS
+    if a.canonical: a.results, a.figures = 'results', 'figures'   # regenerate the committed smoke cells on purpose
     print(clip_status('smoke'), flush=True)
     t0 = time.time()
     _sweep(a, 'table1', 'smoke', tasks=('four_lane',), methods=METHODS + REFERENCE_METHODS, seeds=(0,), scorer='clip',
-           papermill=not a.no_papermill, progress=not a.quiet,
-           rebuild_missing=True)   # committed results alone must not stand in for running the pipeline here
+           papermill=not a.no_papermill, progress=not a.quiet, allow_dirty=a.allow_dirty,
+           rebuild_missing=True)   # finished results alone must not stand in for running the pipeline here
     print(f'smoke finished in {time.time() - t0:.0f} s')
+    if not a.canonical:
+        print(f'compare with the committed smoke cells: vlsafe status --profile smoke --against {a.results}')
+
+def _same_numbers(mine: Path, theirs: Path) -> str:
+    "'' when two runs' episodes agree in every recorded number, else what differs first."
+    import pandas as pd
+    x, y = pd.read_csv(mine / 'episodes.csv'), pd.read_csv(theirs / 'episodes.csv')
+    cols = [c for c in x.columns if c in y.columns and pd.api.types.is_numeric_dtype(x[c])]
+    if len(x) != len(y): return f'{len(x)} episodes vs {len(y)}'
+    bad = [c for c in cols if not x[c].equals(y[c])]
+    return f"differs in {', '.join(bad[:5])}" if bad else ''
+
+def cmd_status(a):
+    """Committed cells that the current code would compute differently (stale), and why; exits 1 if there are any.
+    With --against DIR, also each cell there (a fresh run, e.g. `make smoke`'s runs/results) against the committed one."""
+    from vlsafe.reproduce import stale_cells
+    s = stale_cells(a.results, a.experiment, a.profile)
+    if s.empty: print(f'no finished cells under {a.results}'); return
+    for _, r in s[s['state'] == 'stale'].iterrows(): print(f"stale  {r['cell']}: {r['why']}")
+    if a.dirty:
+        for _, r in s[s['dirty']].iterrows(): print(f"dirty  {r['cell']}: made at {r['commit']}")
+    n_stale, n_dirty = int((s['state'] == 'stale').sum()), int(s['dirty'].sum())
+    print(f'{len(s)} cells under {a.results}: {len(s) - n_stale} current, {n_stale} stale; {n_dirty} made from a tree '
+          f'with uncommitted code changes' + ('' if a.dirty or not n_dirty else ' (--dirty lists them)'))
+    failed = n_stale > 0
+    if a.against:
+        same_isa = mismatch = 0
+        for _, r in s.iterrows():
+            mine, theirs = Path(a.against) / r['cell'], Path(a.results) / r['cell']
+            if not (mine / 'metrics.json').exists(): print(f'absent {r["cell"]}: not in {a.against}'); failed = True; continue
+            diff = _same_numbers(mine, theirs)
+            isa = [json.loads((d / 'metrics.json').read_text()).get('machine', {}).get('isa') for d in (mine, theirs)]
+            # float kernels differ between vector units: only runs on one kind of CPU must agree bit for bit
+            strict = isa[0] is not None and isa[0] == isa[1]
+            if diff: print(f"{'differs' if strict else 'differs (other CPU: ' + str(isa[1]) + ' vs ' + str(isa[0]) + ')'}"
+                           f"  {r['cell']}: {diff}")
+            same_isa += strict; mismatch += bool(diff) and strict
+        print(f'against {a.against}: {mismatch} of the {same_isa} cells made on this kind of CPU differ')
+        failed |= mismatch > 0
+    if failed:
+        print(f'regenerate on purpose from a committed tree: `vlsafe smoke --canonical` (smoke) or '
+              f'`make reproduce PROFILE=… EXPERIMENT=…`', file=sys.stderr)
+        sys.exit(1)
 
 def cmd_store(a):
     st = Store(a.home or None)
@@ -204,16 +249,21 @@ def parser() -> argparse.ArgumentParser:
     s = stage('train-baseline', cmd_train_baseline, "train one of Table I's baselines (BC, CQL, IQL offline; PPO, SAC, DQN online)")
     s.add_argument('--method', required=True, choices=BASELINE_NAMES); s.add_argument('--seed', type=int, default=0)
     s.add_argument('--dataset', help='dataset id for an offline method (default: the one the config makes)')
-    def results_args(s):
-        s.add_argument('--results', default='results'); s.add_argument('--figures', default='figures')
+    def results_args(s, canonical: bool):
+        "Where results go: a sweep writes the committed folders; a user's own run goes under runs/ (git-ignored)."
+        s.add_argument('--results', default='results' if canonical else str(USER_RESULTS))
+        s.add_argument('--figures', default='figures' if canonical else str(USER_FIGURES))
         s.add_argument('--quiet', action='store_true', help='no progress bars')
+        s.add_argument('--allow-dirty', action='store_true',
+                       help="write into a checkout's committed results/ from a tree with uncommitted code changes "
+                            "(refused by default; the tables mark such cells)")
     s = sub.add_parser('run', help='one table cell through every stage, evaluated (no papermill)')
     s.add_argument('--profile', default='smoke'); s.add_argument('--task', default='four_lane', choices=TASKS)
     s.add_argument('--method', default='vlsafe', choices=OBJECTIVES + BASELINE_NAMES); s.add_argument('--seed', type=int, default=0)
     s.add_argument('--scorer', default='clip', choices=('clip', 'oracle')); s.add_argument('--episodes', type=int, default=-1)
     s.add_argument('--set', action='append', metavar='KEY=VALUE'); s.add_argument('--force', action='store_true')
     s.add_argument('--variant', default=None, help='results folder <method>@VARIANT (default with --set: set-<hash of the overrides>)')
-    results_args(s); s.set_defaults(fn=cmd_run)
+    results_args(s, canonical=False); s.set_defaults(fn=cmd_run)
     s = sub.add_parser('reproduce', help='run an experiment (papermill per cell, resumable), then aggregate')
     s.add_argument('--experiment', default='table1'); s.add_argument('--profile', default='small')
     s.add_argument('--tasks', nargs='+'); s.add_argument('--methods', nargs='+'); s.add_argument('--seeds', nargs='+', type=int)
@@ -224,12 +274,20 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument('--set', action='append', metavar='KEY=VALUE', help='config override for every cell, repeatable')
     s.add_argument('--fail-fast', action='store_true', help='stop at the first failed cell (default: run the others, list failures, exit 1)')
     s.add_argument('--jobs', type=int, default=1, help='cells side by side on this machine, each with an equal share of its cores')
-    results_args(s); s.set_defaults(fn=cmd_reproduce)
+    results_args(s, canonical=True); s.set_defaults(fn=cmd_reproduce)
     s = sub.add_parser('aggregate', help='rebuild tables and figures from finished runs')
     s.add_argument('--experiment', default='table1'); s.add_argument('--profile', default='small')
-    results_args(s); s.set_defaults(fn=cmd_aggregate)
+    results_args(s, canonical=True); s.set_defaults(fn=cmd_aggregate)
     s = sub.add_parser('smoke', help='the smoke profile end to end: Table I cells for every method on four_lane')
-    s.add_argument('--no-papermill', action='store_true'); results_args(s); s.set_defaults(fn=cmd_smoke)
+    s.add_argument('--no-papermill', action='store_true'); results_args(s, canonical=False)
+    s.add_argument('--canonical', action='store_true', help="regenerate the committed smoke cells in results/ and figures/")
+    s.set_defaults(fn=cmd_smoke)
+    s = sub.add_parser('status', help='committed cells that the current code would compute differently (stale), and why')
+    s.add_argument('--results', default='results'); s.add_argument('--experiment', nargs='+'); s.add_argument('--profile', nargs='+')
+    s.add_argument('--dirty', action='store_true', help='also list cells made from a tree with uncommitted code changes')
+    s.add_argument('--against', default=None, metavar='DIR',
+                   help='compare each cell with the same cell under DIR (e.g. runs/results after `make smoke`)')
+    s.set_defaults(fn=cmd_status)
     s = sub.add_parser('store', help='list or remove artifacts')
     s.add_argument('action', choices=('ls', 'rm')); s.add_argument('kind', nargs='?'); s.add_argument('id', nargs='?')
     s.set_defaults(fn=cmd_store)

@@ -8,9 +8,11 @@ import dataclasses, json, math, os, threading, time
 from pathlib import Path
 from typing import Any
 import numpy as np, pandas as pd
-from .config import Config, AgentConfig, get_config, stable_hash, ConfigError, TASKS, OBJECTIVES
-from .store import Store, atomic_write_text, atomic_write_json, atomic_path, code_versions, pin_home
-from .evaluate import result_hash, OFFLINE_BASELINES, ONLINE_BASELINES, ONLINE_ACTION_MODE, REFERENCE_METHODS
+from .config import Config, AgentConfig, get_config, stable_hash, ConfigError, TASKS, OBJECTIVES, from_dict, to_dict
+from .store import (Store, atomic_write_text, atomic_write_json, atomic_path, code_versions, pin_home,
+                          require_committed_tree, CODE_VERSIONS)
+from .evaluate import (result_hash, result_stages, expected_label_source, OFFLINE_BASELINES, ONLINE_BASELINES,
+                       ONLINE_ACTION_MODE, REFERENCE_METHODS)
 
 # %% auto #0
 __all__ = ['WM_METHODS', 'ABLATIONS', 'BASELINES', 'METHODS', 'PAPER_NAMES', 'TASK_NAMES', 'PAPER_COLUMNS', 'PAPER_TASKS',
@@ -18,11 +20,12 @@ __all__ = ['WM_METHODS', 'ABLATIONS', 'BASELINES', 'METHODS', 'PAPER_NAMES', 'TA
            'CLIP_PARAMS', 'VARIANT_AXES', 'CURVE_COLUMNS', 'CURVE_FILES', 'QUALITY_FILE', 'QUALITY_HORIZON',
            'paper_table', 'cell_config', 'run_dir', 'run_stages', 'run_baseline_stages', 'artifacts_present',
            'run_cell', 'plan', 'share_cores', 'cell_chains', 'experiments_dir', 'cell_out_dir', 'cell_done',
-           'run_notebook', 'cell_name', 'cell_failure', 'SweepError', 'reproduce', 'collect_runs', 'PoolingError',
-           'pool_differences', 'paired_bootstrap', 'paired_differences', 'to_markdown', 'to_latex', 'plot_return_cost',
-           'clip_params', 'plot_scaling', 'plot_variants', 'on_common_seeds', 'plot_beta', 'aggregate',
-           'save_training_logs', 'cell_training_logs', 'training_entries', 'wm_quality_table', 'plot_learning_curves',
-           'plot_wm_quality', 'plot_weights', 'training_figures']
+           'run_notebook', 'cell_name', 'cell_failure', 'SweepError', 'reproduce', 'cell_staleness', 'stale_cells',
+           'collect_runs', 'PoolingError', 'pool_differences', 'provenance_note', 'paired_bootstrap',
+           'paired_differences', 'to_markdown', 'to_latex', 'plot_return_cost', 'clip_params', 'plot_scaling',
+           'plot_variants', 'on_common_seeds', 'plot_beta', 'aggregate', 'save_training_logs', 'cell_training_logs',
+           'training_entries', 'wm_quality_table', 'plot_learning_curves', 'plot_wm_quality', 'plot_weights',
+           'training_figures']
 
 # %% ../nbs/08_reproduce.ipynb #c005
 WM_METHODS = ('vlsafe', 'dreamerv3', 'fosp', 'vlsafe_nc')      # world-model agents: one world model and critics per seed
@@ -307,13 +310,16 @@ class SweepError(RuntimeError):
 def reproduce(experiment: str = 'table1', profile: str = 'small', tasks=None, methods=None, seeds=None,
               scorer: str = 'clip', results='results', figures='figures', backend: str = 'local',
               papermill: bool = True, progress: bool = True, rebuild_missing: bool = False,
-              overrides: dict | None = None, fail_fast: bool = False, jobs: int = 1, variants=None) -> pd.DataFrame:
+              overrides: dict | None = None, fail_fast: bool = False, jobs: int = 1, variants=None,
+              allow_dirty: bool = False) -> pd.DataFrame:
     """Run every missing cell of `experiment`, then aggregate. Returns the aggregated table. With `rebuild_missing`,
     a cell whose results exist but whose artifacts are not in this machine's store runs again (same config, so
     the same numbers up to the determinism of the stages). A failing cell does not stop the sweep: the others run,
-    the finished ones are aggregated, and a `SweepError` then lists each failure (`fail_fast`: stop at the first)."""
+    the finished ones are aggregated, and a `SweepError` then lists each failure (`fail_fast`: stop at the first).
+    Into a checkout's committed `results/`, only from a committed tree (`allow_dirty` overrides)."""
     from tqdm.auto import tqdm
     if jobs < 1: raise ConfigError(f'jobs must be at least 1, got {jobs}')
+    require_committed_tree(results, allow_dirty)
     if jobs > 1 and (backend != 'local' or not papermill):
         raise ConfigError('jobs > 1 runs cells side by side in their own papermill kernels: use the local backend '
                           'with papermill (Ray schedules its own workers)')
@@ -373,6 +379,48 @@ def reproduce(experiment: str = 'table1', profile: str = 'small', tasks=None, me
     raise SweepError(failures, table)
 
 
+# %% ../nbs/08_reproduce.ipynb #s001
+def cell_staleness(run: dict, cell: dict | None = None) -> list[str]:
+    """Why the current code would compute committed run `run` (a metrics.json dict) differently; [] when current.
+    With its planned `cell`, the config is rebuilt as the sweep builds it today (so a changed default counts);
+    without one (an ad-hoc variant), the run's own recorded config is re-hashed (code versions, label source)."""
+    method = run['method']
+    try: cfg = _cell_cfg(cell) if cell is not None else from_dict(Config, run['config'])
+    except Exception as e: return [f'its config no longer reads ({type(e).__name__}: {e})']
+    if result_hash(cfg, method) == run.get('config_hash'): return []
+    why = []
+    now, then = code_versions(*result_stages(method)), run.get('code_versions') or {}
+    moved = {k: f'{then.get(k)}→{v}' for k, v in now.items() if then.get(k) != v}
+    if moved: why.append('code versions ' + ', '.join(f'{k} {v}' for k, v in moved.items()))
+    if method in OBJECTIVES:
+        src = expected_label_source(cfg)
+        if run.get('label_source') and run['label_source'] != src: why.append(f"label source {run['label_source']}→{src}")
+    keys = [k for k in pool_differences(run, dict(run, config=to_dict(cfg))) if not k.startswith(('scorer', 'code'))]
+    if keys: why.append('config ' + ', '.join(keys))
+    return why or ['config hash differs (a traffic-generation version or a field this code adds)']
+
+def _cells_by_dir(experiment: str, profile: str, results) -> dict[str, dict]:
+    "The sweep's planned cells (every task, method and variant, at the seeds on disk), by their results folder."
+    seeds = sorted({int(p.name[4:]) for p in (Path(results) / experiment / profile).glob('*/*/seed*')} | {0, 1, 2})
+    return {str(cell_out_dir(c, results).resolve()): c for c in plan(experiment, profile, seeds=seeds)}
+
+def stale_cells(results='results', experiments=None, profiles=None) -> pd.DataFrame:
+    """Every finished cell under `results` (`<experiment>/<profile>/<task>/<method>/seed<k>/metrics.json`) with its
+    state: `current`, or `stale` with the reasons; `dirty` where it was made from a tree with uncommitted changes."""
+    rows = []
+    for exp_dir in sorted(p for p in Path(results).iterdir() if p.is_dir() and p.name in SWEEPS):
+        if experiments and exp_dir.name not in experiments: continue
+        for prof_dir in sorted(p for p in exp_dir.iterdir() if p.is_dir()):
+            if profiles and prof_dir.name not in profiles: continue
+            by_dir = _cells_by_dir(exp_dir.name, prof_dir.name, results)
+            for r in collect_runs(exp_dir.name, prof_dir.name, results):
+                cell = by_dir.get(str(Path(r['_dir']).resolve()))
+                why = cell_staleness(r, cell)
+                rows.append(dict(cell=str(Path(r['_dir']).relative_to(results)), state='stale' if why else 'current',
+                                 why='; '.join(why), planned=cell is not None, commit=r.get('git_commit', 'unknown'),
+                                 dirty=str(r.get('git_commit', '')).endswith('+dirty')))
+    return pd.DataFrame(rows, columns=['cell', 'state', 'why', 'planned', 'commit', 'dirty'])
+
 # %% ../nbs/08_reproduce.ipynb #c017
 def collect_runs(experiment: str, profile: str, results='results') -> list[dict]:
     "Every run's metrics.json under results/<experiment>/<profile>/, with its folder as `_dir`."
@@ -403,7 +451,8 @@ def pool_differences(a: dict, b: dict) -> list[str]:
     try:
         h = lambda flat: result_hash(from_dict(Config, _nest(flat)), a['method'], 'fixed')
         base = h(fa)
-        keys = [k for k in keys if k not in fa or k not in fb or h({**fa, k: fb[k]}) != base]
+        # a key `a` lacks (a field added since) reads as its default there, so it counts only where `b` moved it
+        keys = [k for k in keys if k not in fb or h({**fa, k: fb[k]}) != base]
     except Exception: pass   # a config this code cannot read: every differing key counts
     if json.dumps(a.get('scorer'), sort_keys=True) != json.dumps(b.get('scorer'), sort_keys=True):
         keys.append('scorer (label source)')
@@ -469,6 +518,30 @@ def _pool(runs: list[dict], cells: list[dict] | None = None) -> pd.DataFrame:
             have = {int(s) for s in by_key[key]['seed_ids'].split(',')}
             if not seeds <= have: by_key[key]['status'] = f'{len(seeds & have)}/{len(seeds)} seeds'
     return pd.DataFrame(rows)
+
+def _mark_provenance(table: pd.DataFrame, groups: dict[tuple, list], by_dir: dict[str, dict]) -> pd.DataFrame:
+    """Per row, how many of its seeds are stale (`cell_staleness`: the current code would compute them otherwise),
+    and why, and how many were made from a tree with uncommitted code changes."""
+    stale, dirty, why = [], [], []
+    for t, m in zip(table['task'], table['method']):
+        rs = groups.get((t, m), [])
+        w = [cell_staleness(r, by_dir.get(str(Path(r['_dir']).resolve()))) for r in rs]
+        stale.append(sum(map(bool, w))); why.append('; '.join(sorted({x for v in w for x in v})))
+        dirty.append(sum(str(r.get('git_commit', '')).endswith('+dirty') for r in rs))
+    return table.assign(stale_seeds=stale, dirty_seeds=dirty, stale_why=why)
+
+def _marks(r) -> str:
+    "† some seeds are stale, ‡ some were made from a tree with uncommitted code changes (see `provenance_note`)."
+    return ('†' if r.get('stale_seeds', 0) > 0 else '') + ('‡' if r.get('dirty_seeds', 0) > 0 else '')
+
+def provenance_note(table: pd.DataFrame) -> str:
+    "The footnote for the marks a table uses ('' when it uses none)."
+    notes = []
+    if (table.get('stale_seeds', pd.Series(dtype=int)) > 0).any():
+        notes.append('† stale: the current code would compute some of its seeds differently (`vlsafe status` says why)')
+    if (table.get('dirty_seeds', pd.Series(dtype=int)) > 0).any():
+        notes.append('‡ some of its seeds were made from a tree with uncommitted code changes (commit unknown)')
+    return '; '.join(notes) + '.' if notes else ''
 
 PAIRED_METRICS = {'collision_rate': 'collided', 'cost': 'cost', 'return': 'return'}
 
@@ -543,8 +616,9 @@ def to_markdown(table: pd.DataFrame, caption: str, paired: pd.DataFrame | None =
     head = '| task | method | seeds | ' + ' | '.join(LABELS[m] for m in METRICS) + ' |'
     lines = [f'**{caption}**', '', head, '|' + '---|' * (len(METRICS) + 3)]
     for _, r in table.iterrows():
-        lines.append(f"| {TASK_NAMES.get(r['task'], r['task'])} | {r['method']} | {_seeds(r)} | "
+        lines.append(f"| {TASK_NAMES.get(r['task'], r['task'])} | {r['method']}{_marks(r)} | {_seeds(r)} | "
                      + ' | '.join(_cells(r, m) for m in METRICS) + ' |')
+    if provenance_note(table): lines += ['', provenance_note(table)]
     if paired is not None and len(paired):
         lines += ['', f'{base_label} minus each method: mean difference [95% CI], {PAIRED_NOTE}.', '',
                   f'| task | {base_label} − method | Δ collision rate | Δ cost | Δ return | scenarios |', '|---|---|---|---|---|---|']
@@ -557,7 +631,7 @@ def _tex(s: str) -> str:
     "Plain text -> LaTeX text (the characters our names and captions use)."
     for a, b in (('\\', r'\textbackslash{}'), ('&', r'\&'), ('%', r'\%'), ('_', r'\_'), ('#', r'\#'), ('±', r'$\pm$'),
                  ('↑', r'$\uparrow$'), ('↓', r'$\downarrow$'), ('×', r'$\times$'), ('−', '$-$'), ('Δ', r'$\Delta$'),
-                 ('—', '---'), ('[', '{[}'), (']', '{]}')):
+                 ('—', '---'), ('[', '{[}'), (']', '{]}'), ('†', r'\textsuperscript{\dag}'), ('‡', r'\textsuperscript{\ddag}')):
         s = s.replace(a, b)
     return s
 
@@ -579,10 +653,11 @@ def to_latex(table: pd.DataFrame, caption: str, label: str = 'tab:results', pair
         task = _tex(TASK_NAMES.get(r['task'], r['task'])) if r['task'] != last else ''
         cells = ([r'\multicolumn{' + str(len(METRICS)) + r'}{c}{not yet run}'] if r.get('status') == 'not run'
                  else [_tex(_cells(r, m)) for m in METRICS])
-        lines.append(f"{task} & {_tex(_name(r['method']))}{'' if r.get('status') in ('done', 'not run') else ' (' + _tex(r['status']) + ')'} & "
+        lines.append(f"{task} & {_tex(_name(r['method']) + _marks(r))}{'' if r.get('status') in ('done', 'not run') else ' (' + _tex(r['status']) + ')'} & "
                      + ' & '.join(cells) + r' \\')
         last = r['task']
-    lines += [r'\bottomrule', r'\end{tabular}', r'\caption{' + _tex(caption) + '}', r'\label{' + label + '}',
+    lines += [r'\bottomrule', r'\end{tabular}', r'\caption{' + _tex(' '.join(filter(None, (caption, provenance_note(table)))))
+              + '}', r'\label{' + label + '}',
               r'\end{table*}']
     if paired is not None and len(paired):
         lines += [r'\begin{table}[t]', r'\centering', r'\scriptsize', r'\begin{tabular}{llccc}', r'\toprule',
@@ -766,7 +841,7 @@ def aggregate(experiment: str, profile: str, results='results', figures='figures
     if cells is None and experiment in SWEEPS:
         cells = plan(experiment, profile, tasks=sorted({r['task'] for r in runs}, key=TASKS.index))
     groups = _groups(runs)
-    table = _pool(runs, cells)
+    table = _mark_provenance(_pool(runs, cells), groups, _cells_by_dir(experiment, profile, results) if experiment in SWEEPS else {})
     # rows in the paper's order: tasks as in TASKS, methods as Table I lists them, ablations and variants after,
     # the reference rows last
     order = ('ppo', 'sac', 'dqn', 'bc', 'cql', 'iql', 'dreamerv3', 'fosp', 'vlsafe', 'vlsafe_nc', 'fisor')

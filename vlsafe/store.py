@@ -8,13 +8,14 @@ import contextlib, csv, datetime, json, math, os, platform, random, shutil, sock
 from pathlib import Path
 from typing import Any, Callable, Iterator
 import numpy as np
-from .config import stable_hash, hashable
+from .config import stable_hash, hashable, ConfigError
 
 # %% auto #0
-__all__ = ['CODE_VERSIONS', 'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_path', 'git_commit',
-           'machine_info', 'seed_everything', 'ArtifactError', 'StaleArtifactWarning', 'code_version', 'code_versions',
-           'strict_mode', 'default_home', 'pin_home', 'Store', 'NonFiniteLossError', 'check_finite', 'window_means',
-           'mean_row', 'TrainingLoop']
+__all__ = ['OUTPUT_DIRS', 'USER_RESULTS', 'USER_FIGURES', 'CODE_VERSIONS', 'atomic_write_bytes', 'atomic_write_text',
+           'atomic_write_json', 'atomic_path', 'tree_changes', 'git_commit', 'checkout_root', 'is_canonical',
+           'require_committed_tree', 'machine_info', 'seed_everything', 'ArtifactError', 'StaleArtifactWarning',
+           'code_version', 'code_versions', 'strict_mode', 'default_home', 'pin_home', 'Store', 'NonFiniteLossError',
+           'check_finite', 'window_means', 'mean_row', 'TrainingLoop']
 
 # %% ../nbs/00b_store.ipynb #c005
 def atomic_write_bytes(path, data: bytes) -> Path:
@@ -48,15 +49,56 @@ def atomic_path(path) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError): os.unlink(tmp)
 
 # %% ../nbs/00b_store.ipynb #c009
+# A result depends on the code that made it, not on the other results: a sweep writes results/ and figures/ as it
+# goes, and those writes must not mark its later cells as made from a changed tree.
+OUTPUT_DIRS = ('results', 'figures')
+
+def tree_changes(cwd=None) -> list[str]:
+    "Tracked files changed in the checkout of `cwd` (default: this package's), outside results/ and figures/."
+    kw = dict(cwd=cwd or Path(__file__).parent, capture_output=True, text=True, timeout=10)
+    top = subprocess.run(['git', 'rev-parse', '--show-toplevel'], **kw).stdout.strip()
+    if not top: return []
+    out = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no', '--', '.']
+                         + [f':(exclude){d}' for d in OUTPUT_DIRS], **{**kw, 'cwd': top}).stdout
+    return [l[3:] for l in out.splitlines() if l.strip()]
+
 def git_commit(cwd=None) -> str:
-    "Current commit (with '+dirty' when the tree has changes), or 'unknown' outside git."
+    "Current commit (with '+dirty' when code outside results/ and figures/ has changes), or 'unknown' outside git."
     try:
         kw = dict(cwd=cwd or Path(__file__).parent, capture_output=True, text=True, timeout=5)
         c = subprocess.run(['git', 'rev-parse', 'HEAD'], **kw).stdout.strip()
         if not c: return 'unknown'
-        dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'], **kw).stdout.strip()
-        return c + ('+dirty' if dirty else '')
+        return c + ('+dirty' if tree_changes(cwd) else '')
     except Exception: return 'unknown'
+
+def checkout_root(path) -> Path | None:
+    "The git checkout (main tree or worktree) that holds `path` (or its nearest existing parent); None outside git."
+    p = Path(path).resolve()
+    while not p.exists(): p = p.parent
+    try:
+        top = subprocess.run(['git', 'rev-parse', '--show-toplevel'], cwd=p if p.is_dir() else p.parent,
+                             capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError): return None
+    return Path(top).resolve() if top else None
+
+USER_RESULTS, USER_FIGURES = Path('runs') / 'results', Path('runs') / 'figures'   # a user's own runs (git-ignored)
+
+def is_canonical(results) -> bool:
+    "Whether `results` is the committed `results/` folder of a git checkout (main tree or worktree)."
+    root = checkout_root(results)
+    return root is not None and Path(results).resolve() == root / 'results'
+
+def require_committed_tree(results, allow_dirty: bool = False):
+    """Refuse to write canonical cells (`results` is a checkout's `results/`) from a checkout whose code has
+    uncommitted changes: such a cell could not say which code made it."""
+    if allow_dirty or not is_canonical(results): return
+    changed = tree_changes(checkout_root(results))
+    if changed:
+        raise ConfigError(f"{len(changed)} tracked file(s) outside results/ and figures/ have uncommitted changes "
+                          f"({', '.join(changed[:4])}{', …' if len(changed) > 4 else ''}), and canonical cells must come "
+                          f"from a committed tree. Commit first, or run the sweep from a worktree at a commit "
+                          f"(`git worktree add ../vlsafe-sweep HEAD`), or write elsewhere with --results runs/results; "
+                          f"--allow-dirty writes anyway and the tables mark those cells ‡")
 
 def machine_info() -> dict:
     "What ran it: host, CPU count, platform, library versions, accelerator (only if torch is already loaded)."
@@ -68,8 +110,12 @@ def machine_info() -> dict:
         except md.PackageNotFoundError: pass
     torch = sys.modules.get('torch')   # importing torch just to describe the machine costs seconds
     if torch is not None:
+        from .nets import cpu_flags   # torch is loaded, so nets costs nothing more
+        flags = cpu_flags()
+        # the widest vector unit decides the float kernels, so runs on two CPUs agree bit for bit only at one `isa`
         info.update(threads=torch.get_num_threads(),
-                    cuda=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
+                    cuda=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+                    isa=next((f for f in ('amx_bf16', 'avx512_bf16', 'avx512f', 'avx2') if f in flags), 'other'))
     return info
 
 def seed_everything(seed: int) -> np.random.Generator:

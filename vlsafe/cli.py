@@ -131,7 +131,7 @@ def cmd_reproduce(a):
     if a.home: ov['run.home'] = a.home
     _sweep(a, a.experiment, a.profile, tasks=a.tasks, methods=a.methods, seeds=a.seeds, scorer=a.scorer,
            backend=a.backend, papermill=not a.no_papermill, progress=not a.quiet, overrides=ov, fail_fast=a.fail_fast,
-           jobs=a.jobs, variants=a.variants, allow_dirty=a.allow_dirty)
+           jobs=a.jobs, variants=a.variants, allow_dirty=a.allow_dirty, force=a.force)
 
 def cmd_aggregate(a):
     from vlsafe.reproduce import aggregate
@@ -162,7 +162,7 @@ def cmd_smoke(a):
     print(clip_status('smoke'), flush=True)
     t0 = time.time()
     _sweep(a, 'table1', 'smoke', tasks=('four_lane',), methods=METHODS + REFERENCE_METHODS, seeds=(0,), scorer='clip',
-           papermill=not a.no_papermill, progress=not a.quiet, allow_dirty=a.allow_dirty,
+           papermill=not a.no_papermill, progress=not a.quiet, allow_dirty=a.allow_dirty, force=a.canonical,
            rebuild_missing=True)   # finished results alone must not stand in for running the pipeline here
     print(f'smoke finished in {time.time() - t0:.0f} s')
     if not a.canonical:
@@ -274,6 +274,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument('--set', action='append', metavar='KEY=VALUE', help='config override for every cell, repeatable')
     s.add_argument('--fail-fast', action='store_true', help='stop at the first failed cell (default: run the others, list failures, exit 1)')
     s.add_argument('--jobs', type=int, default=1, help='cells side by side on this machine, each with an equal share of its cores')
+    s.add_argument('--force', action='store_true', help='replace finished cells made for another config (stale ones) instead of refusing')
     results_args(s, canonical=True); s.set_defaults(fn=cmd_reproduce)
     s = sub.add_parser('aggregate', help='rebuild tables and figures from finished runs')
     s.add_argument('--experiment', default='table1'); s.add_argument('--profile', default='small')

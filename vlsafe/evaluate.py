@@ -309,7 +309,8 @@ def run_reference(cfg: Config, method: str, out_dir, force: bool = False, progre
         old = json.loads(mfile.read_text())
         if old.get('config_hash') == h: return old
         raise FileExistsError(f"{mfile} holds a run with another config (hash {old.get('config_hash')} vs {h}); "
-                              f"choose another results folder or pass force=True to replace it")
+                              f"`vlsafe status` says why. Write elsewhere (--results), or replace it on purpose with "
+                              f"--force (`vlsafe smoke --canonical` for the smoke cells)")
     t0 = time.time()
     episodes, frames = evaluate_reference(cfg, method, progress=progress)
     mix = {'policy_mix': cfg.data.policy_mix, 'epsilon': cfg.data.epsilon} if method == 'behaviour' else {}

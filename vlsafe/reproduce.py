@@ -121,7 +121,8 @@ def run_cell(cfg: Config, method: str, out_dir: str | os.PathLike, store: Store 
         if same and not (rebuild_missing and not artifacts_present(old, store or Store(cfg.run.home or None))): return old
         if not same and not _same_config(old, method, h):
             raise FileExistsError(f'{mfile} holds a run with another config (hash {old.get("config_hash")} vs '
-                                  f'{h}); choose another results folder or pass force=True to replace it')
+                                  f'{h}); `vlsafe status` says why. Write elsewhere (--results), or replace it on '
+                                  f'purpose with --force (`vlsafe smoke --canonical` for the smoke cells)')
         if not same:
             print(f'{mfile}: same config, but made by other stage code ({old.get("code_versions", "versions not recorded")}) '
                   f'or another label source ({old.get("label_source", (old.get("scorer") or {}).get("kind"))}); running it again')
@@ -311,12 +312,14 @@ def reproduce(experiment: str = 'table1', profile: str = 'small', tasks=None, me
               scorer: str = 'clip', results='results', figures='figures', backend: str = 'local',
               papermill: bool = True, progress: bool = True, rebuild_missing: bool = False,
               overrides: dict | None = None, fail_fast: bool = False, jobs: int = 1, variants=None,
-              allow_dirty: bool = False) -> pd.DataFrame:
+              allow_dirty: bool = False, force: bool = False) -> pd.DataFrame:
     """Run every missing cell of `experiment`, then aggregate. Returns the aggregated table. With `rebuild_missing`,
     a cell whose results exist but whose artifacts are not in this machine's store runs again (same config, so
     the same numbers up to the determinism of the stages). A failing cell does not stop the sweep: the others run,
     the finished ones are aggregated, and a `SweepError` then lists each failure (`fail_fast`: stop at the first).
-    Into a checkout's committed `results/`, only from a committed tree (`allow_dirty` overrides)."""
+    Into a checkout's committed `results/`, only from a committed tree (`allow_dirty` overrides). A cell whose
+    finished result was made for another config is refused, unless `force` (regenerating it on purpose: the old
+    result is replaced, and git still holds a committed one)."""
     from tqdm.auto import tqdm
     if jobs < 1: raise ConfigError(f'jobs must be at least 1, got {jobs}')
     require_committed_tree(results, allow_dirty)
@@ -332,6 +335,8 @@ def reproduce(experiment: str = 'table1', profile: str = 'small', tasks=None, me
     cells = [dict(c, rebuild_missing=rebuild_missing) for c in plan(experiment, profile, tasks, methods, seeds, scorer, ov, variants)]
     todo = [c for c in cells if not cell_done(c, results, rebuild_missing)]
     print(f'{experiment} @ {profile}: {len(cells)} cells, {len(cells) - len(todo)} done, {len(todo)} to run')
+    if force:
+        for c in todo: (cell_out_dir(c, results) / 'metrics.json').unlink(missing_ok=True)
     def one(c):
         if papermill: return run_notebook(c, results)
         return run_cell(_cell_cfg(c), c['method'], cell_out_dir(c, results), progress=progress, rebuild_missing=rebuild_missing)

@@ -24,8 +24,8 @@ __all__ = ['ADV_NORMS', 'ADV_STD_FLOOR', 'QUANTILES', 'ACTOR_LOSSES', 'REACH_INI
            'ActionHead', 'to_agent_action', 'to_env_action', 'Critic', 'ema_update', 'expectile_weight', 'critic_loss',
            'Reach', 'violation', 'reach_target', 'dataset_targets', 'Imagined', 'detached_feat', 'imagine',
            'flatten_states', 'one_step_advantages', 'Agent', 'posterior_features', 'pretrain_behaviour', 'prepare',
-           'fit', 'train_agent', 'AgentPolicy', 'load_agent', 'load_policy', 'rollout_panel', 'plot_imagination',
-           'read_metrics', 'plot_weight_diagnostics', 'advantage_variance_split']
+           'snapshot_steps', 'fit', 'train_agent', 'AgentPolicy', 'load_agent', 'load_policy', 'rollout_panel',
+           'plot_imagination', 'read_metrics', 'plot_weight_diagnostics', 'advantage_variance_split']
 
 # %% ../nbs/05_agent.ipynb #c005
 def lambda_return(reward: torch.Tensor, cont: torch.Tensor, value: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
@@ -557,9 +557,14 @@ def prepare(wm, batch: dict, precision: str = 'fp32') -> tuple[dict, dict]:
 
 def _config_hash(cfg: AgentConfig, wm_id: str) -> str: return stable_hash({'agent': cfg, 'wm': wm_id})
 
+def snapshot_steps(steps: int, smallest: int = 100) -> tuple[int, ...]:
+    "A doubling schedule that ends at the budget: 4800 → 150, 300, 600, 1200, 2400, 4800 (none below `smallest`)."
+    return tuple(sorted({steps >> k for k in range(32) if steps >> k >= smallest}))
+
 def fit(agent: Agent, wm, sampler, work: Path, wm_id: str = '', progress: bool = True, precision: str = 'fp32') -> dict:
     """Train `agent` for `cfg.steps` updates in `work` (resuming from `work/ckpt.pt`), forward passes at `precision`;
-    returns the last logged metrics."""
+    returns the last logged metrics. The actor and π_b are kept at `snapshot_steps(cfg.steps)` (`snapshots/`), so
+    one run gives the closed-loop learning curve (`load_policy(…, snapshot=n)`)."""
     cfg = agent.cfg
     wm.requires_grad_(False); wm.eval()
     def load(c): agent.load_state_dict(c['agent']); agent.load_optim_state(c['optim'])
@@ -574,7 +579,9 @@ def fit(agent: Agent, wm, sampler, work: Path, wm_id: str = '', progress: bool =
                                                w=f"{r['w_mean']:.3g}", p=f"{r['p_hat']:.2f}"),
                         fix="Lower agent.actor_lr / agent.critic_lr, or check the world model's predictions.",
                         # imagination samples on this device's generator: the loop checkpoints it too
-                        device=next(agent.parameters()).device, progress=progress)
+                        device=next(agent.parameters()).device, progress=progress,
+                        snapshot=lambda: dict(actor=agent.actor.state_dict(), bc=agent.bc.state_dict()),
+                        snapshot_at=snapshot_steps(cfg.steps))
     def update(batch):
         data, post = prepare(wm, batch, precision)
         m = agent.update(wm, data, post, precision)
@@ -672,9 +679,18 @@ def load_agent(agent_id: str, store: Store | None = None, device: str = 'cpu') -
     agent.load_state_dict(c['agent'])
     return agent, wm, man
 
-def load_policy(agent_id: str, store: Store | None = None, device: str = 'cpu', sample: bool = False) -> AgentPolicy:
-    "A policy that runs in the env from BEV observations (see `AgentPolicy`)."
+def load_policy(agent_id: str, store: Store | None = None, device: str = 'cpu', sample: bool = False,
+                snapshot: int | None = None) -> AgentPolicy:
+    "A policy that runs in the env from BEV observations (see `AgentPolicy`); `snapshot`: the actor after that many updates."
+    store = store or Store()
     agent, wm, _ = load_agent(agent_id, store, device)
+    if snapshot is not None:
+        f = store.path('agent', agent_id) / 'snapshots' / f'step{snapshot}.pt'
+        if not f.exists():
+            have = sorted(int(p.stem[4:]) for p in f.parent.glob('step*.pt'))
+            raise ArtifactError(f'agent {agent_id} has no snapshot at update {snapshot} (it has {have or "none"}); '
+                                f'snapshots are kept at `snapshot_steps(agent.steps)` by agents trained since they exist')
+        agent.actor.load_state_dict(torch.load(f, map_location=device, weights_only=True)['actor'])
     return AgentPolicy(wm, agent.actor, agent.info, sample=sample, device=device)
 
 # %% ../nbs/05_agent.ipynb #c053

@@ -18,7 +18,7 @@ from .store import Store, ArtifactError, pin_home, require_committed_tree, USER_
 # %% auto #0
 __all__ = ['BASELINE_NAMES', 'cmd_collect', 'cmd_label', 'cmd_train_vlm', 'cmd_train_wm', 'cmd_train_agent', 'cmd_train_baseline',
            'variant_name', 'cmd_run', 'cmd_reproduce', 'cmd_aggregate', 'clip_status', 'cmd_smoke', 'cmd_status',
-           'cmd_store', 'parser', 'main']
+           'cmd_budget', 'cmd_store', 'parser', 'main']
 
 # %% ../nbs/08b_cli.ipynb #c003
 def _parse_set(items: list[str]) -> dict:
@@ -209,6 +209,20 @@ def cmd_status(a):
               f'`make reproduce PROFILE=… EXPERIMENT=…`', file=sys.stderr)
         sys.exit(1)
 
+def cmd_budget(a):
+    "Closed-loop learning curves of world-model actors (snapshots on a doubling schedule), then the table and figure."
+    from vlsafe.budget import budget_curve, aggregate_budget
+    ov = _parse_set(a.set)
+    if a.home: ov['run.home'] = a.home
+    for method in a.methods:
+        for seed in a.seeds:
+            t = budget_curve(a.profile, a.task, method, seed, a.steps, a.results, ov, progress=not a.quiet,
+                             allow_dirty=a.allow_dirty)
+            print(f'{method} seed {seed}:\n{t.to_string(index=False)}', flush=True)
+    t = aggregate_budget(a.profile, a.results, a.figures)
+    print(f"table:  {Path(a.results) / 'tables' / f'agent_budget_{a.profile}.csv'} ({len(t)} rows)\n"
+          f"figure: {Path(a.figures) / f'agent_budget_{a.profile}.png'} and .pdf")
+
 def cmd_store(a):
     st = Store(a.home or None)
     if a.action == 'ls':
@@ -289,6 +303,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument('--against', default=None, metavar='DIR',
                    help='compare each cell with the same cell under DIR (e.g. runs/results after `make smoke`)')
     s.set_defaults(fn=cmd_status)
+    s = sub.add_parser('budget', help="closed-loop learning curves of the world-model actors (snapshots at 2^-k of --steps)")
+    s.add_argument('--profile', default='small'); s.add_argument('--task', default='four_lane', choices=TASKS)
+    s.add_argument('--methods', nargs='+', default=['vlsafe', 'vlsafe_nc'], choices=OBJECTIVES)
+    s.add_argument('--seeds', nargs='+', type=int, default=[0, 1]); s.add_argument('--steps', type=int, default=4800)
+    s.add_argument('--set', action='append', metavar='KEY=VALUE', help='config override for every curve, repeatable')
+    results_args(s, canonical=True); s.set_defaults(fn=cmd_budget)
     s = sub.add_parser('store', help='list or remove artifacts')
     s.add_argument('action', choices=('ls', 'rm')); s.add_argument('kind', nargs='?'); s.add_argument('id', nargs='?')
     s.set_defaults(fn=cmd_store)

@@ -332,7 +332,8 @@ class TrainingLoop:
                  config_hash: str | None = None, read: Callable[[Path], dict] | None = None,
                  row: Callable[[list, float, float], dict] = mean_row, finite: tuple[str, ...] = (),
                  postfix: Callable[[dict], dict] | None = None, on_log: Callable[[dict], Any] | None = None,
-                 device='cpu', progress: bool = True):
+                 device='cpu', progress: bool = True, snapshot: Callable[[], dict] | None = None,
+                 snapshot_at: tuple[int, ...] = ()):
         import torch
         self.work = Path(work); self.work.mkdir(parents=True, exist_ok=True)
         self.ckpt, self.log = self.work / 'ckpt.pt', self.work / 'metrics.csv'
@@ -340,6 +341,8 @@ class TrainingLoop:
         self.state_dict, self.batches, self.config_hash, self.row, self.finite = state_dict, batches, config_hash, row, finite
         self.postfix = postfix or (lambda r: {'loss': f"{r['loss']:.3g}"} if 'loss' in r else {})
         self.on_log, self.device, self.progress = on_log, torch.device(device), progress
+        # what the model is at chosen update counts (`snapshots/step<n>.pt`): one run gives a learning curve
+        self.snapshot, self.snapshot_at = snapshot, set(snapshot_at)
         self.it = iter(batches) if batches is not None else None
         self.step, self.drawn, self.rows, self.window, self.saved = 0, 0, [], [], None
         if self.ckpt.exists():
@@ -405,6 +408,10 @@ class TrainingLoop:
                     raise NonFiniteLossError(f"{self.desc} training stopped at update {self.step + 1}: {e}; {kept}. "
                                              f"{self.fix}") from None
                 self.step += 1; self.window.append(m); bar.update(1)
+                if self.snapshot is not None and self.step in self.snapshot_at:
+                    import torch
+                    with atomic_path(self.work / 'snapshots' / f'step{self.step}.pt') as tmp:
+                        torch.save(dict(step=self.step, **self.snapshot()), tmp)
                 if self.step % self.log_every == 0 or self.step == self.steps:
                     now = time.perf_counter()
                     row = {'step': self.step, **self.row(self.window, now - t_start, len(self.window) / max(now - t_log, 1e-9))}

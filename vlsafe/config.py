@@ -49,6 +49,9 @@ class EnvConfig:
     policy_frequency: int = F(10, lo=1, hi=100, doc='decisions per second (CarDreamer: 10 Hz)')
     traffic_density: float = F(1.0, lo=0.0, hi=10.0)
     vehicles_count: int = F(20, lo=0, hi=500)
+    reward: str = F('cardreamer', choices=('cardreamer', 'progress'), hashed='nondefault',
+                    doc="'progress': CarDreamer's reward without its collision and lane-departure terms, so that only "
+                        "the cost and the labels carry the danger (our extension, not the paper's setting)")
     carla_host: str = F('localhost', hashed=False)
     carla_port: int = F(2000, lo=1, hi=65535, hashed=False)
 
@@ -83,6 +86,9 @@ class LabelConfig:
                      doc='ray: score chunks on a pool of Ray actors ($RAY_ADDRESS picks the cluster)')
     ray_actors: int = F(2, lo=1, hi=10_000, hashed=False, doc='Ray actors, each holding one scorer')
     ray_gpus: float = F(0.0, lo=0.0, hi=64.0, hashed=False, doc='GPUs per Ray actor (0: CPU actors)')
+    control: str = F('none', choices=('none', 'shuffled', 'inverted'), hashed='nondefault',
+                     doc="a control for the labels' content: 'shuffled' permutes p over the dataset's frames (the same "
+                         "marginal on the wrong states), 'inverted' is 1 − p")
 
 @dataclass
 class VlmConfig:
@@ -428,10 +434,16 @@ def save_config(cfg: Config, path) -> Path:
     return atomic_write_text(path, yaml.safe_dump(to_dict(cfg), sort_keys=True))
 
 # %% ../nbs/00_config.ipynb #c013
+def _hashed(f, value) -> bool:
+    """Whether field `f` enters the hash: `hashed=True` always, False never, 'nondefault' only away from its default —
+    so a knob added for a new experiment leaves every existing artifact's id as it was."""
+    h = f.metadata.get('hashed', True)
+    return h is True or (h == 'nondefault' and value != f.default)
+
 def hashable(cfg) -> Any:
     "The result-relevant content of a config (section): `hashed=False` fields dropped."
     if is_dataclass(cfg):
-        return {f.name: hashable(getattr(cfg, f.name)) for f in fields(cfg) if f.metadata.get('hashed', True)}
+        return {f.name: hashable(getattr(cfg, f.name)) for f in fields(cfg) if _hashed(f, getattr(cfg, f.name))}
     if isinstance(cfg, dict): return {str(k): hashable(v) for k, v in cfg.items()}
     if isinstance(cfg, (list, tuple)): return [hashable(v) for v in cfg]
     return cfg

@@ -532,11 +532,12 @@ BUILDERS = {'four_lane': build_four_lane, 'left_turn': lambda c, r, s: build_tur
 
 # %% ../nbs/01b_envs.ipynb #c025
 def cardreamer_reward(new_waypoint: bool, v_par: float, v_perp: float, speed: float, collision: bool,
-                      lateral: float, arrived: bool) -> float:
+                      lateral: float, arrived: bool, safety_terms: bool = True) -> float:
+    "CarDreamer's reward; without `safety_terms` (`env.reward='progress'`) only progress and speed are rewarded."
     r = R_WAYPOINT * float(new_waypoint)
     r += 0.5 * (V_DES - abs(v_par - V_DES) - 2.0 * min(abs(v_perp), 0.5))
-    if collision: r -= R_COLLISION * abs(speed)
-    if abs(lateral) > LANE_PENALTY_M: r -= R_LANE * (abs(lateral) - LANE_PENALTY_M)
+    if collision and safety_terms: r -= R_COLLISION * abs(speed)
+    if abs(lateral) > LANE_PENALTY_M and safety_terms: r -= R_LANE * (abs(lateral) - LANE_PENALTY_M)
     if arrived: r += R_ARRIVE
     return float(r)
 
@@ -700,7 +701,7 @@ class DrivingEnv(gym.Env):
         vel = e.velocity
         v_par = float(vel @ t); v_perp = float(t[0] * vel[1] - t[1] * vel[0])
         reward = cardreamer_reward(new_wp, v_par, v_perp, impact_speed if collision else e.speed, collision, self.lat,
-                                   arrived)
+                                   arrived, safety_terms=self.cfg.reward == 'cardreamer')
         cost = safety_cost(collision, abs(self.lat) > OUT_OF_LANE_M)
         terminated = bool(collision or abs(self.lat) > OFF_ROUTE_M or arrived)
         truncated = bool(self.t >= self.cfg.max_steps and not terminated)

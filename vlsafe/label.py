@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_label.ipynb #c003
 from __future__ import annotations
-import contextlib, hashlib, json, math, os, sys, tempfile, time, warnings
+import contextlib, dataclasses, hashlib, json, math, os, sys, tempfile, time, warnings
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 import numpy as np
@@ -20,7 +20,7 @@ __all__ = ['CLIP_PRESETS', 'RANDOM', 'TINY_CLIP', 'TINY_CLIP_CONFIG', 'BEV_CLIP_
            'WeightsUnavailable', 'hf_offline', 'resolve_weights', 'checkpoint_meta', 'file_sha256', 'FramePreprocess',
            'ClipScorer', 'collision_ahead', 'collision_within', 'gap_risk', 'oracle_prob', 'OracleScorer',
            'OracleFallbackWarning', 'clip_weights_available', 'make_scorer', 'ChunkScorer', 'label_dataset',
-           'load_labels', 'check_labels']
+           'control_labels', 'load_labels', 'check_labels']
 
 # %% ../nbs/03_label.ipynb #c006
 @runtime_checkable
@@ -616,6 +616,10 @@ def label_dataset(cfg: Config, dataset_id: str, store: Store | None = None, prog
     store = store or Store(cfg.run.home or None)
     if episodes is None:
         store.require('dataset', dataset_id)
+    if cfg.label.control != 'none':   # the scorer's own labels first; the control is a labels artifact made from them
+        base = label_dataset(dataclasses.replace(cfg, label=dataclasses.replace(cfg.label, control='none')), dataset_id,
+                             store, progress, scorer=scorer, episodes=episodes)
+        return control_labels(base, cfg.label.control, store)
     given = scorer is not None
     scorer = scorer if given else make_scorer(cfg.label, cfg.run.device)
     ident = json.loads(json.dumps(scorer.identity, default=str))
@@ -676,6 +680,31 @@ def label_dataset(cfg: Config, dataset_id: str, store: Store | None = None, prog
                     p_mean=float(allp.mean()), p_min=float(allp.min()), p_max=float(allp.max()))
 
     return store.build('labels', config, inputs, work)
+
+def control_labels(labels_id: str, control: str, store: Store, seed: int = 0) -> str:
+    """A control for the content of labels `labels_id`, as a labels artifact of its own (so the world model and agent
+    trained on it get ids of their own): 'shuffled' gives each frame the label of another frame of the dataset (a
+    fixed permutation: the same marginal on the wrong states), 'inverted' gives 1 − p."""
+    if control not in ('shuffled', 'inverted'): raise ConfigError(f"label.control must be shuffled or inverted, got '{control}'")
+    src = store.path('labels', labels_id)
+    man = store.manifest('labels', labels_id)
+    meta = json.loads((src / 'meta.json').read_text())
+    ident = dict(man['scorer'], control=control, control_of=labels_id, control_seed=seed)
+    inputs = {'dataset': man['inputs']['dataset'], 'labels': labels_id}
+    def work(d: Path):
+        p = load_labels(labels_id, store)
+        flat = np.concatenate([p[eid] for eid, _ in meta['episodes']])
+        new = flat[np.random.default_rng(seed).permutation(len(flat))] if control == 'shuffled' else 1.0 - flat
+        atomic_write_json(d / 'meta.json', dict(meta, scorer=ident))
+        (d / 'chunks').mkdir(exist_ok=True); i = 0
+        for k, spans in enumerate(_plan([tuple(x) for x in meta['episodes']], meta['chunk_frames'])):
+            e_arr, s_arr = _chunk_arrays(spans); n = len(e_arr)
+            with atomic_path(d / 'chunks' / f'c{k:05d}.npz') as tmp:
+                with open(tmp, 'wb') as f: np.savez(f, episode=e_arr, step=s_arr, p=new[i:i + n].astype(np.float32))
+            i += n
+        return dict(scorer=ident, dataset=inputs['dataset'], n_frames=int(len(new)), p_mean=float(new.mean()),
+                    corr_with_source=float(np.corrcoef(flat, new)[0, 1]) if flat.std() > 0 else float('nan'))
+    return store.build('labels', {'scorer': ident, 'control': control}, inputs, work)
 
 def load_labels(labels_id: str, store: Store | None = None, dataset_id: str | None = None) -> dict[int, np.ndarray]:
     "{episode id: float32 (T+1,) p}. With `dataset_id`, refuses labels made for another dataset."

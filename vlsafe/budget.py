@@ -4,18 +4,19 @@
 
 # %% ../nbs/08d_budget.ipynb #b003
 from __future__ import annotations
-import json, time
+import json, math, time
 from pathlib import Path
-import numpy as np, pandas as pd
+import numpy as np, pandas as pd, torch
 from .config import TASKS
 from .store import Store, atomic_path, atomic_write_json, git_commit, machine_info, require_committed_tree
 from .evaluate import METRICS, evaluate_policy, evaluate_reference, summarize, result_hash
-from .agent import load_policy, snapshot_steps
+from .agent import load_agent, load_policy, posterior_features, snapshot_steps
 from .stats import stalled_share
 from .reproduce import cell_config, run_stages
 
 # %% auto #0
-__all__ = ['PANELS', 'STYLE', 'budget_curve', 'budget_table', 'choose_budget', 'plot_budget', 'aggregate_budget']
+__all__ = ['PANELS', 'STYLE', 'budget_curve', 'budget_table', 'choose_budget', 'heldout_features', 'policy_shift', 'budget_pairs',
+           'plot_budget', 'plot_shift', 'aggregate_budget']
 
 # %% ../nbs/08d_budget.ipynb #b005
 def _imagined(log: pd.DataFrame, lo: int, hi: int) -> float:
@@ -53,10 +54,16 @@ def budget_curve(profile: str, task: str, method: str, seed: int, steps: int, re
             rows.sort(key=lambda r: r['step'])
             with atomic_path(out / 'curve.csv') as tmp: pd.DataFrame(rows).to_csv(tmp, index=False)
         prev = n
+    if rows and any(pd.isna(r.get('kl_pi_b', float('nan'))) for r in rows):   # how far the actor moved from π_b
+        sh = policy_shift({method: agent_id}, store, [int(r['step']) for r in rows],
+                          heldout_features(st['ids']['world_model'], store)).set_index('step')
+        for r in rows: r['kl_pi_b'], r['disagree_pi_b'] = sh.loc[int(r['step']), 'kl'], sh.loc[int(r['step']), 'disagree']
+        with atomic_path(out / 'curve.csv') as tmp: pd.DataFrame(rows).to_csv(tmp, index=False)
     prior = json.loads((out / 'curve.json').read_text()) if rows and (out / 'curve.json').exists() else {}
     atomic_write_json(out / 'curve.json', dict(
         method=method, task=task, profile=profile, seed=seed, steps=int(steps), snapshots=list(snapshot_steps(int(steps))),
         artifacts=st['ids'], config_hash=result_hash(cfg, method), git_commit=git_commit(), machine=machine_info(),
+        commits=sorted(set(prior.get('commits', [prior['git_commit']] if 'git_commit' in prior else [])) | {git_commit()}),
         wall_time_s=prior.get('wall_time_s', 0) + time.time() - t0,
         cpu_seconds=prior.get('cpu_seconds', 0) + time.process_time() - c0,
         train_seconds=store.manifest('agent', agent_id).get('train_seconds')))
@@ -85,17 +92,81 @@ def choose_budget(table: pd.DataFrame, gap: float, tol: float = 0.05) -> dict[st
     out['all'] = max(out.values())
     return out
 
+# %% ../nbs/08d_budget.ipynb #bs02
+@torch.no_grad()
+def heldout_features(wm_id: str, store: Store, max_frames: int = 4000):
+    "Posterior features of the world model `wm_id` on the episodes its training held out (at most `max_frames`)."
+    from vlsafe.world_model import load_world_model
+    from vlsafe.data import load_episodes
+    man = store.manifest('wm', wm_id)
+    held = man.get('held_out_episodes') or []
+    if not held: raise ValueError(f'world model {wm_id} held out no episodes: nothing unseen to measure the actors on')
+    episodes = load_episodes(man['inputs']['dataset'], store)
+    feats, _ = posterior_features(load_world_model(wm_id, store), [episodes[i] for i in held])
+    return feats[:max_frames]
+
+def _snapshot_heads(agent_id: str, store: Store, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    "The actor's and π_b's weights after `step` updates, as ActionHeads."
+    agent, _, _ = load_agent(agent_id, store)
+    if agent.info['kind'] != 'discrete': raise ValueError('policy_shift measures discrete action heads only')
+    s = torch.load(store.path('agent', agent_id) / 'snapshots' / f'step{step}.pt', weights_only=True)
+    agent.actor.load_state_dict(s['actor']); agent.bc.load_state_dict(s['bc'])
+    return agent.actor.eval(), agent.bc.eval()
+
+def _kl_disagree(p: torch.Tensor, q: torch.Tensor) -> tuple[float, float]:
+    "Mean KL(p‖q) of two categoricals (N, A) and the share of rows whose argmaxes differ."
+    kl = (p * (p.clamp_min(1e-12).log() - q.clamp_min(1e-12).log())).sum(-1)
+    return float(kl.mean()), float((p.argmax(-1) != q.argmax(-1)).float().mean())
+
+@torch.no_grad()
+def policy_shift(agent_ids: dict[str, str], store: Store, steps, feats) -> pd.DataFrame:
+    """Per snapshot: KL(π‖π_b) and argmax disagreement of each agent in `agent_ids` (name → id, all on the world
+    model whose held-out `feats` these are), and for every pair of agents the same between their actors."""
+    rows = []
+    for n in steps:
+        probs = {}
+        for name, aid in agent_ids.items():
+            actor, bc = _snapshot_heads(aid, store, n)
+            probs[name] = actor(feats).probs
+            kl, dis = _kl_disagree(probs[name], bc(feats).probs)
+            rows.append(dict(step=n, a=name, b='pi_b', kl=kl, disagree=dis))
+        names = list(probs)
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                kl, dis = _kl_disagree(probs[a], probs[b])
+                rows.append(dict(step=n, a=a, b=b, kl=kl, disagree=dis))
+    return pd.DataFrame(rows, columns=['step', 'a', 'b', 'kl', 'disagree'])
+
+# %% ../nbs/08d_budget.ipynb #bs04
+def budget_pairs(profile: str, task: str, seed: int, methods, results='results', store: Store | None = None) -> pd.DataFrame:
+    """`policy_shift` between the finished curves of `methods` on one seed (one world model), written to
+    `results/agent_budget/<profile>/<task>/shift_seed<k>.csv`: KL and argmax disagreement between their actors."""
+    root = Path(results) / 'agent_budget' / profile / task
+    meta = {m: json.loads((root / m / f'seed{seed}' / 'curve.json').read_text()) for m in methods
+            if (root / m / f'seed{seed}' / 'curve.json').exists()}
+    if len(meta) < 2: return pd.DataFrame()
+    wms = {v['artifacts']['world_model'] for v in meta.values()}
+    if len(wms) != 1: raise ValueError(f'seed {seed}: the curves of {list(meta)} were trained on different world models {wms}')
+    store = store or Store()
+    steps = sorted(set.intersection(*(set(v['snapshots']) for v in meta.values())))
+    sh = policy_shift({m: v['artifacts']['agent'] for m, v in meta.items()}, store, steps, heldout_features(wms.pop(), store))
+    sh = sh[sh['b'] != 'pi_b'].assign(seed=seed)
+    with atomic_path(root / f'shift_seed{seed}.csv') as tmp: sh.to_csv(tmp, index=False)
+    return sh
+
 # %% ../nbs/08d_budget.ipynb #b010
 PANELS = (('return', 'return per episode'), ('cost', 'cost per episode'), ('collision_rate', 'collision rate'), ('arrive_rate', 'arrive rate'),
-          ('stalled', 'stalled share (= do-nothing episode)'), ('imagined_return', 'imagined λ-return (training log)'))
+          ('stalled', 'stalled share (= do-nothing episode)'), ('imagined_return', 'imagined λ-return (training log)'),
+          ('kl_pi_b', 'KL(π‖π_b) on held-out states (nats)'), ('disagree_pi_b', 'argmax π ≠ argmax π_b (share of held-out states)'))
 STYLE = {'vlsafe': ('#d62728', 'o'), 'vlsafe_nc': ('#ff7f0e', 's'), 'fosp': ('#2ca02c', '^'), 'dreamerv3': ('#1f77b4', 'D'),
          'bc': ('#7f7f7f', 'v'), 'cql': ('#8c564b', 'P'), 'iql': ('#9467bd', 'X')}
 
 def plot_budget(table: pd.DataFrame, path) -> list[Path]:
     "Closed-loop metrics against actor updates, per method (mean over seeds, and each seed thin); PNG and PDF."
     import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(2, 3, figsize=(11, 6), constrained_layout=True)
+    fig, axes = plt.subplots(2, 4, figsize=(14, 6), constrained_layout=True)
     for ax, (col, name) in zip(axes.flat, PANELS):
+        if col not in table: ax.set_visible(False); continue
         for m, t in table.groupby('method', sort=False):
             c, mk = STYLE.get(m, ('k', 'o'))
             for _, s in t.groupby('seed'): ax.plot(s['step'], s[col], color=c, lw=0.6, alpha=0.35)
@@ -110,9 +181,30 @@ def plot_budget(table: pd.DataFrame, path) -> list[Path]:
     plt.close(fig)
     return out
 
+def plot_shift(shift: pd.DataFrame, path) -> list[Path]:
+    "KL and argmax disagreement between two actors on one world model, against updates, one line per seed; PNG and PDF."
+    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True)
+    for ax, col, name in zip(axes, ('kl', 'disagree'), ('KL between the actors (nats)', 'argmax disagreement (share of states)')):
+        for (a, b, seed), s in shift.groupby(['a', 'b', 'seed']):
+            ax.plot(s['step'], s[col], marker='o', ms=4, label=f'{a} vs {b}, seed {seed}')
+        ax.set_xscale('log', base=2); ax.set_xlabel('actor updates'); ax.set_ylabel(name); ax.grid(alpha=0.3)
+        steps = sorted(shift['step'].unique()); ax.set_xticks(steps, [f'{s:g}' for s in steps]); ax.minorticks_off()
+    axes[0].legend(fontsize=8, frameon=False)
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    out = [path.with_suffix('.png'), path.with_suffix('.pdf')]
+    for p in out: fig.savefig(p, dpi=150)
+    plt.close(fig)
+    return out
+
 def aggregate_budget(profile: str, results='results', figures='figures') -> pd.DataFrame:
     "results/tables/agent_budget_<profile>.csv and figures/agent_budget_<profile>.{png,pdf} from the committed curves."
     t = budget_table(profile, results)
     with atomic_path(Path(results) / 'tables' / f'agent_budget_{profile}.csv') as tmp: t.to_csv(tmp, index=False)
     plot_budget(t, Path(figures) / f'agent_budget_{profile}.png')
+    pairs = sorted((Path(results) / 'agent_budget' / profile).glob('*/shift_seed*.csv'))
+    if pairs:
+        sh = pd.concat([pd.read_csv(f).assign(task=f.parent.name) for f in pairs], ignore_index=True)
+        with atomic_path(Path(results) / 'tables' / f'agent_budget_{profile}_shift.csv') as tmp: sh.to_csv(tmp, index=False)
+        plot_shift(sh, Path(figures) / f'agent_budget_{profile}_shift.png')
     return t

@@ -211,7 +211,7 @@ def cmd_status(a):
 
 def cmd_budget(a):
     "Closed-loop learning curves of world-model actors (snapshots on a doubling schedule), then the table and figure."
-    from vlsafe.budget import budget_curve, aggregate_budget
+    from vlsafe.budget import budget_curve, budget_pairs, aggregate_budget
     ov = _parse_set(a.set)
     if a.home: ov['run.home'] = a.home
     for method in a.methods:
@@ -219,6 +219,8 @@ def cmd_budget(a):
             t = budget_curve(a.profile, a.task, method, seed, a.steps, a.results, ov, progress=not a.quiet,
                              allow_dirty=a.allow_dirty)
             print(f'{method} seed {seed}:\n{t.to_string(index=False)}', flush=True)
+        sh = budget_pairs(a.profile, a.task, seed, a.methods, a.results)
+        if len(sh): print(f'seed {seed}, actors against each other:\n{sh.to_string(index=False)}', flush=True)
     t = aggregate_budget(a.profile, a.results, a.figures)
     print(f"table:  {Path(a.results) / 'tables' / f'agent_budget_{a.profile}.csv'} ({len(t)} rows)\n"
           f"figure: {Path(a.figures) / f'agent_budget_{a.profile}.png'} and .pdf")

@@ -640,10 +640,7 @@ def plot_return_cost(table: pd.DataFrame, path, title: str):
     import textwrap
     fig.suptitle(textwrap.fill(title, 40 * len(tasks) + 20), fontsize=8)
     fig.tight_layout(rect=(0, 0, 1 - 2.0 / (4.5 * len(tasks) + 2.2), 1))
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp: fig.savefig(tmp, dpi=120, format=path.suffix[1:])
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=120)
 
 # Parameters of the whole CLIP model (image and text towers), counted from open_clip 3.3.0's model configs on the
 # meta device (no weights needed; the notebook re-counts ViT-B-32). The image tower alone: 88M, 304M, 632M, 1845M.
@@ -684,10 +681,7 @@ def plot_scaling(table: pd.DataFrame, path, title: str):
     axes[0].legend(fontsize=7)
     import textwrap
     fig.suptitle(textwrap.fill(title, 150), fontsize=8); fig.tight_layout()
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp: fig.savefig(tmp, dpi=120, format=path.suffix[1:])
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=120)
 
 # a numeric variant of an experiment, read from its folder name: (kind, x-axis label, pattern)
 VARIANT_AXES = (('density', "evaluation traffic density (× the dataset's)", r'density([\d.]+)'),
@@ -1052,10 +1046,13 @@ def _band(ax, st: pd.DataFrame, color, label: str, **kw):
 def _seeds_label(st: pd.DataFrame) -> str:
     n = int(st['n'].max()); return f'{n} seed' + ('s' if n > 1 else '')
 
-def _save(fig, path) -> Path:
+def _save(fig, path, dpi: int = 110) -> Path:
+    """Every figure the aggregation draws goes through here: `path` (a PNG to view) and a vector PDF beside it for a
+    paper, both written atomically; the PDF carries no creation date, so an unchanged figure rewrites the same bytes."""
     import matplotlib.pyplot as plt
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp: fig.savefig(tmp, dpi=110, format=path.suffix[1:])
+    with atomic_path(path) as tmp: fig.savefig(tmp, dpi=dpi, format=path.suffix[1:])
+    with atomic_path(path.with_suffix('.pdf')) as tmp: fig.savefig(tmp, format='pdf', metadata={'CreationDate': None})
     plt.close(fig)
     return path
 

@@ -255,12 +255,9 @@ def result_stages(method: str) -> tuple[str, ...]:
     return REGISTRY[method].stages if method in REGISTRY else REGISTRY['expert'].stages   # else: evaluated as a reference row
 
 def expected_label_source(cfg: Config) -> str:
-    """The scorer kind labelling will really use on this machine: 'oracle' when asked for, or where CLIP weights are
-    missing and `label.fallback_to_oracle` lets the oracle stand in; else 'clip'."""
-    if cfg.label.scorer == 'oracle': return 'oracle'
-    from vlsafe.label import clip_weights_available
-    ok, _ = clip_weights_available(cfg.label)
-    return 'oracle' if not ok and cfg.label.fallback_to_oracle and not cfg.label.checkpoint else 'clip'
+    "The scorer kind labelling of `cfg` will really use on this machine (`vlsafe.label.label_source`, the one rule)."
+    from vlsafe.label import label_source
+    return label_source(cfg.label)
 
 def result_hash(cfg: Config, method: str, label_source: str | None = None) -> str:
     """Hash of the part of `cfg` that decides `method`'s result. A world-model method reads every section but

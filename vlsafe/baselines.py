@@ -29,8 +29,8 @@ __all__ = ['BASELINES', 'DISCRETE', 'BOX', 'UPDATES', 'ACTING_NET', 'SB3_DEFAULT
            'load_baseline_policy', 'baseline_eval_config']
 
 # %% ../nbs/06_baselines.ipynb #c006
-# one list of method names for the package: the evaluation stage keys results by them (`result_hash`)
-from .config import OFFLINE_BASELINES as OFFLINE, ONLINE_BASELINES as ONLINE, ONLINE_ACTION_MODE
+# the method names come from their one registry (`vlsafe.methods`)
+from .methods import REGISTRY, OFFLINE_BASELINES as OFFLINE, ONLINE_BASELINES as ONLINE, ONLINE_ACTION_MODE
 BASELINES = OFFLINE + ONLINE
 
 def check_method(method: str) -> str:
@@ -436,7 +436,7 @@ def train_baseline(cfg: Config, method: str, dataset_id: str | None = None, stor
     return store.build('baseline', config, inputs, work)
 
 # %% ../nbs/06_baselines.ipynb #c040
-STOCHASTIC = ('bc', 'iql', 'ppo', 'sac')      # policies that are distributions; CQL and DQN act by argmax Q
+STOCHASTIC = tuple(k for k in BASELINES if REGISTRY[k].stochastic)   # distributions; CQL and DQN act by argmax Q
 
 class BaselinePolicy:
     """A trained baseline with the `reset` / `act` protocol of `vlsafe.evaluate.evaluate_policy`. `act_fn(frame,

@@ -10,15 +10,14 @@ import argparse, json, os, sys, time
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 from pathlib import Path
 import yaml
-from .config import ConfigError, get_config, check_device, stable_hash, TASKS, OBJECTIVES
-from .evaluate import OFFLINE_BASELINES, ONLINE_BASELINES
-BASELINE_NAMES = OFFLINE_BASELINES + ONLINE_BASELINES
+from .config import ConfigError, get_config, check_device, stable_hash, TASKS
+from .methods import OBJECTIVES, BASELINES as BASELINE_NAMES, METHODS, REFERENCE_METHODS, OFFLINE, is_a
 from .store import Store, ArtifactError, pin_home, require_committed_tree, USER_RESULTS, USER_FIGURES
 
 # %% auto #0
-__all__ = ['BASELINE_NAMES', 'cmd_collect', 'cmd_label', 'cmd_train_vlm', 'cmd_train_wm', 'cmd_train_agent', 'cmd_train_baseline',
-           'variant_name', 'cmd_run', 'cmd_reproduce', 'cmd_aggregate', 'clip_status', 'cmd_smoke', 'cmd_status',
-           'cmd_budget', 'cmd_store', 'parser', 'main']
+__all__ = ['cmd_collect', 'cmd_label', 'cmd_train_vlm', 'cmd_train_wm', 'cmd_train_agent', 'cmd_train_baseline', 'variant_name',
+           'cmd_run', 'cmd_reproduce', 'cmd_aggregate', 'clip_status', 'cmd_smoke', 'cmd_status', 'cmd_budget',
+           'cmd_store', 'parser', 'main']
 
 # %% ../nbs/08b_cli.ipynb #c003
 def _parse_set(items: list[str]) -> dict:
@@ -83,13 +82,13 @@ def cmd_train_agent(a):
 def cmd_train_baseline(a):
     "One of Table I's baselines: offline on the config's dataset (collected if missing), or online in the task."
     from vlsafe.reproduce import cell_config
-    from vlsafe.baselines import train_baseline, OFFLINE
+    from vlsafe.baselines import train_baseline
     ov = _parse_set(a.set)
     if a.home: ov['run.home'] = a.home
     if a.quiet: ov['run.progress'] = False
     cfg = cell_config(a.profile, a.task or 'four_lane', a.method, a.seed, overrides=ov, yaml_path=a.config)
     check_device(cfg.run.device); st = _store(cfg)
-    ds = _dataset(a, cfg, st) if a.method in OFFLINE else None
+    ds = _dataset(a, cfg, st) if is_a(a.method, OFFLINE) else None
     print(train_baseline(cfg, a.method, ds, st, progress=cfg.run.progress))
 
 def variant_name(overrides: dict, variant: str | None = None, cfg=None) -> str:
@@ -157,7 +156,6 @@ def clip_status(profile: str = 'smoke') -> str:
 
 def cmd_smoke(a):
     "The main job on a fresh machine: the smoke profile of Table I, every method (four world-model agents, six baselines) and the three reference rows on four_lane."
-    from vlsafe.reproduce import METHODS, REFERENCE_METHODS
     if a.canonical: a.results, a.figures = 'results', 'figures'   # regenerate the committed smoke cells on purpose
     print(clip_status('smoke'), flush=True)
     t0 = time.time()

@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 # %% auto #0
-__all__ = ['SAFE_PROMPT', 'UNSAFE_PROMPT', 'TASKS', 'OBJECTIVES', 'OFFLINE_BASELINES', 'ONLINE_BASELINES', 'ONLINE_ACTION_MODE',
-           'PROFILES', 'ConfigError', 'F', 'EnvConfig', 'DataConfig', 'LabelConfig', 'VlmConfig', 'WorldModelConfig',
-           'AgentConfig', 'BaselineConfig', 'EvalConfig', 'RunConfig', 'Config', 'from_dict', 'to_dict', 'check_device',
-           'get_config', 'save_config', 'hashable', 'stable_hash']
+__all__ = ['SAFE_PROMPT', 'UNSAFE_PROMPT', 'TASKS', 'PROFILES', 'ConfigError', 'F', 'EnvConfig', 'DataConfig', 'LabelConfig',
+           'VlmConfig', 'WorldModelConfig', 'AgentConfig', 'BaselineConfig', 'EvalConfig', 'RunConfig', 'Config',
+           'from_dict', 'to_dict', 'check_device', 'get_config', 'save_config', 'hashable', 'stable_hash']
 
 # %% ../nbs/00_config.ipynb #c005
 class ConfigError(ValueError):
@@ -30,10 +29,8 @@ def F(default, *, lo=None, hi=None, choices=None, hashed=True, doc=''):
 SAFE_PROMPT = "red vehicle is driving safely with no car accidents."
 UNSAFE_PROMPT = "The red car is deviating from its trajectory, driving off the road, or encountering an accident."
 TASKS = ('four_lane', 'left_turn', 'right_turn', 'navigation', 'roundabout', 'lane_merge', 'overtake')
-OBJECTIVES = ('vlsafe', 'dreamerv3', 'fosp', 'vlsafe_nc', 'fisor')
-OFFLINE_BASELINES, ONLINE_BASELINES = ('bc', 'cql', 'iql'), ('ppo', 'sac', 'dqn')
-# the action space each online baseline trains and acts in: SAC has no discrete form, DQN no continuous one
-ONLINE_ACTION_MODE = {'ppo': 'discrete', 'sac': 'continuous', 'dqn': 'discrete'}
+# the method names, from their one registry (`vlsafe.methods`); kept here for `from vlsafe.config import OBJECTIVES`
+from .methods import OBJECTIVES, OFFLINE_BASELINES, ONLINE_BASELINES, ONLINE_ACTION_MODE
 
 @dataclass
 class EnvConfig:

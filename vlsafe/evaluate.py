@@ -9,14 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 import numpy as np, pandas as pd
-from .config import (Config, OBJECTIVES, ConfigError, DataConfig, to_dict, stable_hash, hashable,
-                           OFFLINE_BASELINES, ONLINE_BASELINES, ONLINE_ACTION_MODE)   # method names: one table, in config
+from .config import Config, ConfigError, DataConfig, to_dict, stable_hash, hashable
+from .methods import (REGISTRY, WM_AGENT, OFFLINE, ONLINE, REFERENCE, is_a, OBJECTIVES, OFFLINE_BASELINES,
+                            ONLINE_BASELINES, ONLINE_ACTION_MODE, REFERENCE_METHODS)
 from .store import atomic_write_json, atomic_path, git_commit, machine_info, seed_everything, code_versions
 
 # %% auto #0
-__all__ = ['METRICS', 'LABELS', 'REFERENCE_METHODS', 'episode_row', 'summarize', 'Policy', 'rollout', 'collection_seeds',
-           'scenario_seeds', 'make_eval_env', 'evaluate_policy', 'noop_action', 'ConstantPolicy', 'behaviour_choice',
-           'BehaviourPolicy', 'reference_policy', 'evaluate_reference', 'save_gif', 'scorer_fields', 'result_stages',
+__all__ = ['METRICS', 'LABELS', 'episode_row', 'summarize', 'Policy', 'rollout', 'collection_seeds', 'scenario_seeds',
+           'make_eval_env', 'evaluate_policy', 'noop_action', 'ConstantPolicy', 'behaviour_choice', 'BehaviourPolicy',
+           'reference_policy', 'evaluate_reference', 'save_gif', 'scorer_fields', 'result_stages',
            'expected_label_source', 'result_hash', 'write_run', 'run_reference', 'identical_runs']
 
 # %% ../nbs/07_evaluate.ipynb #c005
@@ -171,8 +172,6 @@ def evaluate_policy(policy: Policy, cfg: Config, episodes: int | None = None, pr
     return pd.DataFrame(rows), frames
 
 # %% ../nbs/07_evaluate.ipynb #r001
-REFERENCE_METHODS = ('expert', 'behaviour', 'noop')
-
 def noop_action(action_mode: str):
     "The do-nothing action: acceleration 0 m/s², steering 0, in `action_mode`."
     from vlsafe.envs import ACC, STEER, decode_action
@@ -253,18 +252,12 @@ def scorer_fields(scorer: dict | None) -> dict:
 
 def result_stages(method: str) -> tuple[str, ...]:
     "The stages whose code decides `method`'s result; their versions (`vlsafe.store.CODE_VERSIONS`) enter `result_hash`."
-    if method in OFFLINE_BASELINES: return ('dataset', 'baseline', 'eval')
-    if method in ONLINE_BASELINES: return ('baseline', 'eval')
-    if method in OBJECTIVES: return ('dataset', 'labels', 'wm', 'agent', 'eval')
-    return ('dataset', 'eval')   # a reference row: the collection's policies, evaluated
+    return REGISTRY[method].stages if method in REGISTRY else REGISTRY['expert'].stages   # else: evaluated as a reference row
 
 def expected_label_source(cfg: Config) -> str:
-    """The scorer kind labelling will really use on this machine: 'oracle' when asked for, or where CLIP weights are
-    missing and `label.fallback_to_oracle` lets the oracle stand in; else 'clip'."""
-    if cfg.label.scorer == 'oracle': return 'oracle'
-    from vlsafe.label import clip_weights_available
-    ok, _ = clip_weights_available(cfg.label)
-    return 'oracle' if not ok and cfg.label.fallback_to_oracle and not cfg.label.checkpoint else 'clip'
+    "The scorer kind labelling of `cfg` will really use on this machine (`vlsafe.label.label_source`, the one rule)."
+    from vlsafe.label import label_source
+    return label_source(cfg.label)
 
 def result_hash(cfg: Config, method: str, label_source: str | None = None) -> str:
     """Hash of the part of `cfg` that decides `method`'s result. A world-model method reads every section but
@@ -272,11 +265,11 @@ def result_hash(cfg: Config, method: str, label_source: str | None = None) -> st
     tuning one family never invalidates the other's finished runs. A reference row reads `env` and `eval` (and the
     behaviour mixture its `data.policy_mix` and `data.epsilon`)."""
     h = hashable(cfg)
-    if method in REFERENCE_METHODS:
+    if is_a(method, REFERENCE):
         h = {k: h[k] for k in ('env', 'eval')} | ({'data': {k: h['data'][k] for k in ('policy_mix', 'epsilon')}}
                                                   if method == 'behaviour' else {})
-    elif method in OFFLINE_BASELINES + ONLINE_BASELINES:
-        keep = ('env', 'eval', 'run', 'baseline') + (('data',) if method in OFFLINE_BASELINES else ())
+    elif is_a(method, OFFLINE, ONLINE):
+        keep = ('env', 'eval', 'run', 'baseline') + (('data',) if is_a(method, OFFLINE) else ())
         h = {k: v for k, v in h.items() if k in keep} | {'wm': {'image_size': cfg.wm.image_size}}
     else: h.pop('baseline', None)
     # the stages' code versions and, for a world-model agent, the label source it really used (`label_source`, by
@@ -284,7 +277,7 @@ def result_hash(cfg: Config, method: str, label_source: str | None = None) -> st
     h['code'] = code_versions(*result_stages(method))
     from vlsafe.envs import traffic_identity   # dense scenes (above 1×, where trained or scored) are built otherwise
     h['code'] |= traffic_identity(max(cfg.eval.traffic_density, cfg.env.traffic_density))   # eval's −1: training's
-    if method in OBJECTIVES: h['label_source'] = label_source or expected_label_source(cfg)
+    if is_a(method, WM_AGENT): h['label_source'] = label_source or expected_label_source(cfg)
     return stable_hash(h)
 
 def write_run(out_dir, cfg: Config, episodes: pd.DataFrame, artifacts: dict[str, str], scorer: dict | None,

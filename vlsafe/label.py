@@ -19,8 +19,8 @@ __all__ = ['CLIP_PRESETS', 'RANDOM', 'TINY_CLIP', 'TINY_CLIP_CONFIG', 'BEV_CLIP_
            'register_model_config', 'register_tiny_clip', 'bev_clip_name', 'bev_clip_bpe', 'register_local_model',
            'WeightsUnavailable', 'hf_offline', 'resolve_weights', 'checkpoint_meta', 'file_sha256', 'FramePreprocess',
            'ClipScorer', 'collision_ahead', 'collision_within', 'gap_risk', 'oracle_prob', 'OracleScorer',
-           'OracleFallbackWarning', 'clip_weights_available', 'make_scorer', 'ChunkScorer', 'label_dataset',
-           'control_labels', 'load_labels', 'check_labels']
+           'OracleFallbackWarning', 'clip_weights_available', 'may_fall_back', 'label_source', 'make_scorer',
+           'ChunkScorer', 'label_dataset', 'control_labels', 'load_labels', 'check_labels']
 
 # %% ../nbs/03_label.ipynb #c006
 @runtime_checkable
@@ -489,14 +489,24 @@ def clip_weights_available(cfg: LabelConfig) -> tuple[bool, str]:
         return False, str(e).split('. ')[0]
     except ConfigError as e: return False, str(e)
 
+def may_fall_back(cfg: LabelConfig) -> bool:
+    """Whether missing CLIP weights let the oracle stand in: `fallback_to_oracle` is set and no checkpoint is named. A
+    checkpoint path the user named that is missing is a bad input, not a missing download: it never falls back."""
+    return bool(cfg.fallback_to_oracle and not cfg.checkpoint)
+
+def label_source(cfg: LabelConfig) -> str:
+    """The scorer kind labelling will really use on this machine: 'oracle' when asked for, or where CLIP weights are
+    missing and `may_fall_back`; else 'clip'. Results record it, so CLIP weights arriving make oracle-labelled runs stale."""
+    if cfg.scorer == 'oracle': return 'oracle'
+    return 'oracle' if not clip_weights_available(cfg)[0] and may_fall_back(cfg) else 'clip'
+
 def make_scorer(cfg: LabelConfig, device='cpu') -> SafetyScorer:
     "The scorer `cfg` asks for; the oracle (loudly) where CLIP weights are missing and `fallback_to_oracle` is set."
     if cfg.scorer == 'oracle': return OracleScorer(cfg.oracle_horizon)
     try:
         return ClipScorer.from_config(cfg, device)
     except WeightsUnavailable as e:
-        # a checkpoint path the user named is a bad input, not a missing download: say so instead of falling back
-        if not cfg.fallback_to_oracle or cfg.checkpoint: raise
+        if not may_fall_back(cfg): raise
         msg = (f"\n{'!' * 100}\n!! NO CLIP WEIGHTS: {e}\n!! LABELLING WITH THE PRIVILEGED ORACLE INSTEAD (label.fallback_to_oracle"
                f"=true). These are NOT VLM labels; the labels' identity records kind='oracle'.\n{'!' * 100}")
         warnings.warn(msg, OracleFallbackWarning, stacklevel=2)

@@ -8,33 +8,27 @@ import dataclasses, json, math, os, threading, time
 from pathlib import Path
 from typing import Any
 import numpy as np, pandas as pd
-from .config import Config, AgentConfig, get_config, stable_hash, ConfigError, TASKS, OBJECTIVES, from_dict, to_dict
+from .config import Config, AgentConfig, get_config, stable_hash, ConfigError, TASKS, from_dict, to_dict
+from .methods import REGISTRY, TABLE_ORDER, WM_AGENT, OFFLINE, ONLINE, REFERENCE, is_a, paper_name
+# the registry's derived lists, importable from here as before
+from .methods import WM_METHODS, ABLATIONS, BASELINES, METHODS, PAPER_NAMES, REFERENCE_METHODS
 from .store import (Store, atomic_write_text, atomic_write_json, atomic_path, code_versions, pin_home,
                           require_committed_tree, CODE_VERSIONS)
-from .evaluate import (result_hash, result_stages, expected_label_source, OFFLINE_BASELINES, ONLINE_BASELINES,
-                       ONLINE_ACTION_MODE, REFERENCE_METHODS)
+from .evaluate import result_hash, result_stages, expected_label_source
 
 # %% auto #0
-__all__ = ['WM_METHODS', 'ABLATIONS', 'BASELINES', 'METHODS', 'PAPER_NAMES', 'TASK_NAMES', 'PAPER_COLUMNS', 'PAPER_TASKS',
-           'DENSITIES', 'BETAS', 'DATA_FRACTIONS', 'SWEEPS', 'SEED_KEYS', 'PAIRED_METRICS', 'PAIRED_NOTE',
-           'CLIP_PARAMS', 'VARIANT_AXES', 'CURVE_COLUMNS', 'CURVE_FILES', 'QUALITY_FILE', 'QUALITY_HORIZON',
-           'paper_table', 'cell_config', 'run_dir', 'run_stages', 'run_baseline_stages', 'artifacts_present',
-           'run_cell', 'plan', 'share_cores', 'cell_chains', 'experiments_dir', 'cell_out_dir', 'cell_done',
-           'run_notebook', 'cell_name', 'cell_failure', 'SweepError', 'reproduce', 'cell_staleness', 'stale_cells',
-           'collect_runs', 'PoolingError', 'pool_differences', 'provenance_note', 'paired_bootstrap',
+__all__ = ['TASK_NAMES', 'PAPER_COLUMNS', 'PAPER_TASKS', 'DENSITIES', 'BETAS', 'DATA_FRACTIONS', 'SWEEPS', 'SEED_KEYS',
+           'PAIRED_METRICS', 'PAIRED_NOTE', 'CLIP_PARAMS', 'VARIANT_AXES', 'CURVE_COLUMNS', 'CURVE_FILES',
+           'QUALITY_FILE', 'QUALITY_HORIZON', 'paper_table', 'cell_config', 'run_dir', 'run_stages',
+           'run_baseline_stages', 'artifacts_present', 'run_cell', 'plan', 'share_cores', 'cell_chains',
+           'experiments_dir', 'cell_out_dir', 'cell_done', 'run_notebook', 'cell_name', 'cell_failure', 'SweepError',
+           'reproduce', 'collect_runs', 'PoolingError', 'pool_differences', 'provenance_note', 'paired_bootstrap',
            'paired_differences', 'to_markdown', 'to_latex', 'plot_return_cost', 'clip_params', 'plot_scaling',
-           'plot_variants', 'on_common_seeds', 'plot_beta', 'aggregate', 'save_training_logs', 'cell_training_logs',
-           'training_entries', 'wm_quality_table', 'plot_learning_curves', 'plot_wm_quality', 'plot_weights',
-           'training_figures']
+           'plot_variants', 'on_common_seeds', 'plot_beta', 'aggregate', 'cell_staleness', 'stale_cells',
+           'save_training_logs', 'cell_training_logs', 'training_entries', 'wm_quality_table', 'plot_learning_curves',
+           'plot_wm_quality', 'plot_weights', 'training_figures']
 
 # %% ../nbs/08_reproduce.ipynb #c005
-WM_METHODS = ('vlsafe', 'dreamerv3', 'fosp', 'vlsafe_nc')      # world-model agents: one world model and critics per seed
-ABLATIONS = ('fisor',)   # world-model agents outside Table I: FISOR-style hard-indicator weighting (nbs/05_agent.ipynb)
-BASELINES = OFFLINE_BASELINES + ONLINE_BASELINES             # Table I's model-free rows
-METHODS = WM_METHODS + BASELINES
-PAPER_NAMES = {'vlsafe': 'VL-SAFE', 'dreamerv3': 'DreamerV3', 'fosp': 'FSOP', 'vlsafe_nc': 'VL-SAFE-NC',
-               'bc': 'BC', 'cql': 'CQL', 'iql': 'IQL', 'ppo': 'PPO', 'sac': 'SAC', 'dqn': 'DQN',
-               'fisor': 'FISOR-style (ablation)', 'expert': 'Expert', 'behaviour': 'Behaviour mix', 'noop': 'Do nothing'}   # the last three: reference rows
 TASK_NAMES = {'four_lane': 'Four Lane', 'left_turn': 'Left Turn', 'right_turn': 'Right Turn', 'navigation': 'Navigation',
               'roundabout': 'Roundabout', 'lane_merge': 'Lane Merge', 'overtake': 'Overtake'}
 PAPER_COLUMNS = {'return': 'return', 'cost': 'cost', 'avg_speed': 'avg_speed_mps', 'waypoints_completed': 'waypoints_completed',
@@ -46,7 +40,7 @@ def paper_table() -> pd.DataFrame:
     "The paper's Table I (shipped with the package), indexed by (task, method) in our keys."
     import importlib.resources as ir
     df = pd.read_csv(ir.files('vlsafe') / 'assets' / 'paper_table1.csv')
-    inv_t = {v: k for k, v in TASK_NAMES.items()}; inv_m = {v: k for k, v in PAPER_NAMES.items()}
+    inv_t = {v: k for k, v in TASK_NAMES.items()}; inv_m = {m.paper_row or m.name: k for k, m in REGISTRY.items()}
     df['task'] = df['task'].map(inv_t); df['method'] = df['method'].map(inv_m)
     return df.set_index(['task', 'method'])
 
@@ -57,14 +51,13 @@ def cell_config(profile: str = 'smoke', task: str = 'four_lane', method: str = '
     """The config of one table cell: the profile, a YAML file's values, the cell's keys, then any extra overrides.
     An online baseline trains and acts in its own action mode (`ONLINE_ACTION_MODE`: SAC continuous, PPO and DQN
     discrete); every other method in the profile's. The reference rows (`REFERENCE_METHODS`) are cells too."""
-    if method not in METHODS + ABLATIONS + REFERENCE_METHODS:
-        raise ConfigError(f"unknown method '{method}'; choose one of {list(METHODS + ABLATIONS + REFERENCE_METHODS)}")
+    if method not in REGISTRY: raise ConfigError(f"unknown method '{method}'; choose one of {list(REGISTRY)}")
     if isinstance(overrides, str):
         import yaml
         overrides = yaml.safe_load(overrides)
     cell = {'env.task': task, 'label.scorer': scorer, 'wm.seed': seed, 'agent.seed': seed, 'baseline.seed': seed}
-    if method in WM_METHODS + ABLATIONS: cell['agent.objective'] = method
-    if method in ONLINE_BASELINES: cell['env.action_mode'] = ONLINE_ACTION_MODE[method]
+    if is_a(method, WM_AGENT): cell['agent.objective'] = method
+    if REGISTRY[method].action_mode: cell['env.action_mode'] = REGISTRY[method].action_mode
     if episodes and episodes > 0: cell['eval.episodes'] = int(episodes)
     return get_config(profile, {**(overrides or {}), **cell}, yaml_path=yaml_path)   # the cell's keys win over extra ones
 
@@ -98,7 +91,7 @@ def run_baseline_stages(cfg: Config, method: str, store: Store | None = None, pr
     from vlsafe.baselines import train_baseline
     store = store or Store(cfg.run.home or None)
     ids = {}
-    if method in OFFLINE_BASELINES: ids['dataset'] = collect_dataset(cfg, store, progress=progress)
+    if is_a(method, OFFLINE): ids['dataset'] = collect_dataset(cfg, store, progress=progress)
     ids['baseline'] = train_baseline(cfg, method, ids.get('dataset'), store, progress=progress)
     return dict(ids=ids, scorer=None, store=store)
 
@@ -126,11 +119,11 @@ def run_cell(cfg: Config, method: str, out_dir: str | os.PathLike, store: Store 
         if not same:
             print(f'{mfile}: same config, but made by other stage code ({old.get("code_versions", "versions not recorded")}) '
                   f'or another label source ({old.get("label_source", (old.get("scorer") or {}).get("kind"))}); running it again')
-    if method in REFERENCE_METHODS:
+    if is_a(method, REFERENCE):
         from vlsafe.evaluate import run_reference
         return run_reference(cfg, method, out, force=True, progress=progress)   # a stale or absent result: (re)run
     t0 = time.time()
-    if method in BASELINES:
+    if is_a(method, OFFLINE, ONLINE):
         from vlsafe.baselines import load_baseline_policy
         st = run_baseline_stages(cfg, method, store, progress)
         policy = load_baseline_policy(st['ids']['baseline'], st['store'], device=cfg.run.device)
@@ -210,7 +203,7 @@ def plan(experiment: str, profile: str, tasks=None, methods=None, seeds=None, sc
     for task in tasks or sw['tasks']:
         if task not in TASKS: raise ConfigError(f"unknown task '{task}'; choose from {list(TASKS)}")
         for method in names:
-            for seed in (seeds[:1] if method in REFERENCE_METHODS else seeds):
+            for seed in (seeds[:1] if is_a(method, REFERENCE) else seeds):
                 for variant, ov in table.items():
                     if callable(ov): ov = ov(profile, overrides or {})   # a variant relative to the profile
                     cells.append(dict(task=task, method=method, seed=seed, profile=profile, scorer=scorer,
@@ -234,7 +227,7 @@ def _chain_key(cell: dict) -> tuple:
     "Cells with one key share their upstream artifacts (a world model, or a baseline scored at several densities)."
     ov = {k: v for k, v in json.loads(cell.get('overrides') or '{}').items()
           if not k.startswith(('eval.', 'agent.', 'run.'))}
-    own = '' if cell['method'] in OBJECTIVES else cell['method']     # the world-model methods share their seed's model
+    own = '' if is_a(cell['method'], WM_AGENT) else cell['method']     # the world-model methods share their seed's model
     return cell['task'], cell['seed'], own, json.dumps(ov, sort_keys=True)
 
 def cell_chains(cells: list[dict]) -> list[list[dict]]:
@@ -242,7 +235,7 @@ def cell_chains(cells: list[dict]) -> list[list[dict]]:
     world model. Longest first (world-model chains, then by length), the order that balances jobs best."""
     chains: dict[tuple, list[dict]] = {}
     for c in cells: chains.setdefault(_chain_key(c), []).append(c)
-    return sorted(chains.values(), key=lambda cs: (cs[0]['method'] in OBJECTIVES, len(cs)), reverse=True)
+    return sorted(chains.values(), key=lambda cs: (is_a(cs[0]['method'], WM_AGENT), len(cs)), reverse=True)
 
 def experiments_dir() -> Path:
     "nbs/experiments of the checkout this package is installed from (editable install)."
@@ -383,48 +376,6 @@ def reproduce(experiment: str = 'table1', profile: str = 'small', tasks=None, me
     except FileNotFoundError: table = None   # no cell has finished yet
     raise SweepError(failures, table)
 
-
-# %% ../nbs/08_reproduce.ipynb #s001
-def cell_staleness(run: dict, cell: dict | None = None) -> list[str]:
-    """Why the current code would compute committed run `run` (a metrics.json dict) differently; [] when current.
-    With its planned `cell`, the config is rebuilt as the sweep builds it today (so a changed default counts);
-    without one (an ad-hoc variant), the run's own recorded config is re-hashed (code versions, label source)."""
-    method = run['method']
-    try: cfg = _cell_cfg(cell) if cell is not None else from_dict(Config, run['config'])
-    except Exception as e: return [f'its config no longer reads ({type(e).__name__}: {e})']
-    if result_hash(cfg, method) == run.get('config_hash'): return []
-    why = []
-    now, then = code_versions(*result_stages(method)), run.get('code_versions') or {}
-    moved = {k: f'{then.get(k)}→{v}' for k, v in now.items() if then.get(k) != v}
-    if moved: why.append('code versions ' + ', '.join(f'{k} {v}' for k, v in moved.items()))
-    if method in OBJECTIVES:
-        src = expected_label_source(cfg)
-        if run.get('label_source') and run['label_source'] != src: why.append(f"label source {run['label_source']}→{src}")
-    keys = [k for k in pool_differences(run, dict(run, config=to_dict(cfg))) if not k.startswith(('scorer', 'code'))]
-    if keys: why.append('config ' + ', '.join(keys))
-    return why or ['config hash differs (a traffic-generation version or a field this code adds)']
-
-def _cells_by_dir(experiment: str, profile: str, results) -> dict[str, dict]:
-    "The sweep's planned cells (every task, method and variant, at the seeds on disk), by their results folder."
-    seeds = sorted({int(p.name[4:]) for p in (Path(results) / experiment / profile).glob('*/*/seed*')} | {0, 1, 2})
-    return {str(cell_out_dir(c, results).resolve()): c for c in plan(experiment, profile, seeds=seeds)}
-
-def stale_cells(results='results', experiments=None, profiles=None) -> pd.DataFrame:
-    """Every finished cell under `results` (`<experiment>/<profile>/<task>/<method>/seed<k>/metrics.json`) with its
-    state: `current`, or `stale` with the reasons; `dirty` where it was made from a tree with uncommitted changes."""
-    rows = []
-    for exp_dir in sorted(p for p in Path(results).iterdir() if p.is_dir() and p.name in SWEEPS):
-        if experiments and exp_dir.name not in experiments: continue
-        for prof_dir in sorted(p for p in exp_dir.iterdir() if p.is_dir()):
-            if profiles and prof_dir.name not in profiles: continue
-            by_dir = _cells_by_dir(exp_dir.name, prof_dir.name, results)
-            for r in collect_runs(exp_dir.name, prof_dir.name, results):
-                cell = by_dir.get(str(Path(r['_dir']).resolve()))
-                why = cell_staleness(r, cell)
-                rows.append(dict(cell=str(Path(r['_dir']).relative_to(results)), state='stale' if why else 'current',
-                                 why='; '.join(why), planned=cell is not None, commit=r.get('git_commit', 'unknown'),
-                                 dirty=str(r.get('git_commit', '')).endswith('+dirty')))
-    return pd.DataFrame(rows, columns=['cell', 'state', 'why', 'planned', 'commit', 'dirty'])
 
 # %% ../nbs/08_reproduce.ipynb #c017
 def collect_runs(experiment: str, profile: str, results='results') -> list[dict]:
@@ -577,7 +528,7 @@ def paired_differences(groups: dict[tuple, list], base: str = 'vlsafe', n_boot: 
             if t2 != task or other == name: continue
             if not exact and (other.split('@')[0] == base or variant(other) != variant(name)): continue
             mine = rs
-            if other.split('@')[0] not in REFERENCE_METHODS:
+            if not is_a(other, REFERENCE):
                 both = {_seed(r) for r in rs} & {_seed(r) for r in rs2}
                 mine, rs2 = [r for r in rs if _seed(r) in both], [r for r in rs2 if _seed(r) in both]
                 if not mine: continue
@@ -640,10 +591,6 @@ def _tex(s: str) -> str:
         s = s.replace(a, b)
     return s
 
-def _name(method: str) -> str:
-    base = method.split('@')[0]
-    return PAPER_NAMES.get(base, base) + (method[len(base):] if '@' in method else '')
-
 def to_latex(table: pd.DataFrame, caption: str, label: str = 'tab:results', paired: pd.DataFrame | None = None,
              base_label: str = 'VL-SAFE') -> str:
     """The same table for a paper: booktabs, one row per (task, method), our mean ± SEM with the paper's value in
@@ -658,7 +605,7 @@ def to_latex(table: pd.DataFrame, caption: str, label: str = 'tab:results', pair
         task = _tex(TASK_NAMES.get(r['task'], r['task'])) if r['task'] != last else ''
         cells = ([r'\multicolumn{' + str(len(METRICS)) + r'}{c}{not yet run}'] if r.get('status') == 'not run'
                  else [_tex(_cells(r, m)) for m in METRICS])
-        lines.append(f"{task} & {_tex(_name(r['method']) + _marks(r))}{'' if r.get('status') in ('done', 'not run') else ' (' + _tex(r['status']) + ')'} & "
+        lines.append(f"{task} & {_tex(paper_name(r['method']) + _marks(r))}{'' if r.get('status') in ('done', 'not run') else ' (' + _tex(r['status']) + ')'} & "
                      + ' & '.join(cells) + r' \\')
         last = r['task']
     lines += [r'\bottomrule', r'\end{tabular}', r'\caption{' + _tex(' '.join(filter(None, (caption, provenance_note(table)))))
@@ -668,7 +615,7 @@ def to_latex(table: pd.DataFrame, caption: str, label: str = 'tab:results', pair
         lines += [r'\begin{table}[t]', r'\centering', r'\scriptsize', r'\begin{tabular}{llccc}', r'\toprule',
                   'Task & ' + _tex(base_label) + r' $-$ & $\Delta$ CR & $\Delta$ Cost & $\Delta$ Return \\', r'\midrule']
         for (task, method), _ in paired.groupby(['task', 'method'], sort=False):
-            lines.append(f"{_tex(TASK_NAMES.get(task, task))} & {_tex(_name(method))} & "
+            lines.append(f"{_tex(TASK_NAMES.get(task, task))} & {_tex(paper_name(method))} & "
                          + ' & '.join(_tex(_ci(paired, task, method, m)) for m in PAIRED_METRICS) + r' \\')
         lines += [r'\bottomrule', r'\end{tabular}', r'\caption{' + _tex(f'{base_label} minus each method: mean difference '
                   f'[95% CI], {PAIRED_NOTE}.') + '}', r'\label{' + label + '-paired}', r'\end{table}']
@@ -681,7 +628,7 @@ def plot_return_cost(table: pd.DataFrame, path, title: str):
     from matplotlib.lines import Line2D
     tasks = list(dict.fromkeys(table['task']))
     methods = list(dict.fromkeys(table['method']))
-    colors = {m: plt.get_cmap('tab10' if len(methods) <= 10 else 'tab20')(i) for i, m in enumerate(methods)}
+    colors = _colors(methods)
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks) + 2.2, 4.2), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         for _, r in table[table['task'] == task].iterrows():
@@ -691,18 +638,14 @@ def plot_return_cost(table: pd.DataFrame, path, title: str):
                 ax.scatter(r['paper_cost'], r['paper_return'], facecolors='none', edgecolors=c, marker='s', s=60)
         ax.set_xlabel('episode cost (sum of per-step costs)'); ax.set_ylabel('episode return')
         ax.set_title(TASK_NAMES.get(task, task)); ax.grid(alpha=.3)
-    handles = [Line2D([], [], color=colors[m], marker='o', ls='', label=PAPER_NAMES.get(m.split('@')[0], m)
-                      + (m[m.index('@'):] if '@' in m else '')) for m in methods]
+    handles = [Line2D([], [], color=colors[m], marker='o', ls='', label=paper_name(m)) for m in methods]
     handles += [Line2D([], [], color='k', marker='o', ls='', label='ours (mean ± SEM)'),
                 Line2D([], [], color='k', marker='s', mfc='none', ls='', label="paper's Table I")]
     fig.legend(handles=handles, loc='center right', fontsize=7, frameon=False)
     import textwrap
     fig.suptitle(textwrap.fill(title, 40 * len(tasks) + 20), fontsize=8)
     fig.tight_layout(rect=(0, 0, 1 - 2.0 / (4.5 * len(tasks) + 2.2), 1))
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp: fig.savefig(tmp, dpi=120, format=path.suffix[1:])
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=120)
 
 # Parameters of the whole CLIP model (image and text towers), counted from open_clip 3.3.0's model configs on the
 # meta device (no weights needed; the notebook re-counts ViT-B-32). The image tower alone: 88M, 304M, 632M, 1845M.
@@ -733,7 +676,7 @@ def plot_scaling(table: pd.DataFrame, path, title: str):
         for (task, base), t in rows.groupby(['task', 'base']):
             t = t.assign(x=t['preset'].map(params) / 1e6).sort_values('x')
             ax.errorbar(t['x'], t[m], yerr=t[m + '_sem'], fmt='o-', capsize=3,
-                        label=f"{TASK_NAMES.get(task, task)}, {PAPER_NAMES.get(base, base)}")
+                        label=f"{TASK_NAMES.get(task, task)}, {paper_name(base)}")
             for x, y, n in zip(t['x'], t[m], t['seeds']):   # a point of one seed has no SEM bar: say so on it
                 ax.annotate(f'n={int(n)}', (x, y), textcoords='offset points', xytext=(4, 4), fontsize=7)
         ax.set_xscale('log'); ax.set_xlabel('CLIP parameters (millions, log scale)'); ax.set_ylabel(label)
@@ -743,10 +686,7 @@ def plot_scaling(table: pd.DataFrame, path, title: str):
     axes[0].legend(fontsize=7)
     import textwrap
     fig.suptitle(textwrap.fill(title, 150), fontsize=8); fig.tight_layout()
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp: fig.savefig(tmp, dpi=120, format=path.suffix[1:])
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=120)
 
 # a numeric variant of an experiment, read from its folder name: (kind, x-axis label, pattern)
 VARIANT_AXES = (('density', "evaluation traffic density (× the dataset's)", r'density([\d.]+)'),
@@ -778,11 +718,11 @@ def plot_variants(table: pd.DataFrame, path, title: str):
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, (m, label) in zip(axes, [('return', 'episode return'), ('collision_rate', 'collision rate (share of episodes)')]):
         for (task, base), t in rows.groupby(['task', 'base'], sort=False):
-            t = t.sort_values('x'); ref = base in REFERENCE_METHODS
+            t = t.sort_values('x'); ref = is_a(base, REFERENCE)
             ax.errorbar(t['x'], t[m], yerr=np.nan_to_num(t[m + '_sem'].to_numpy(float)), fmt='s--' if ref else 'o-',
                         capsize=3, alpha=0.6 if ref else 1.0, ms=4,
-                        label=f"{PAPER_NAMES.get(base, base)} ({_seed_range(t['seeds'])} seeds)" if not ref
-                              else f"{PAPER_NAMES.get(base, base)} (reference)")
+                        label=f"{paper_name(base)} ({_seed_range(t['seeds'])} seeds)" if not ref
+                              else f"{paper_name(base)} (reference)")
         ax.set_xlabel(xlabel); ax.set_ylabel(label); ax.set_xticks(sorted(rows['x'].unique())); ax.grid(alpha=.3)
     axes[1].legend(fontsize=7, loc='best')
     fig.suptitle(textwrap.fill(title + ' Bars: ± SEM over training seeds.', 150), fontsize=8); fig.tight_layout()
@@ -849,13 +789,12 @@ def aggregate(experiment: str, profile: str, results='results', figures='figures
     table = _mark_provenance(_pool(runs, cells), groups, _cells_by_dir(experiment, profile, results) if experiment in SWEEPS else {})
     # rows in the paper's order: tasks as in TASKS, methods as Table I lists them, ablations and variants after,
     # the reference rows last
-    order = ('ppo', 'sac', 'dqn', 'bc', 'cql', 'iql', 'dreamerv3', 'fosp', 'vlsafe', 'vlsafe_nc', 'fisor')
     planned = {n: i for i, n in enumerate(dict.fromkeys(c['method'] + (f"@{c['variant']}" if c.get('variant') else '')
                                                         for c in cells or []))}   # variants in the sweep's order
     def rank(m):
         b = m.split('@')[0]
-        if b in REFERENCE_METHODS: return (2, REFERENCE_METHODS.index(b), 0, m)
-        return (0, order.index(b), planned.get(m, len(planned)), m) if b in order else (1, 0, planned.get(m, len(planned)), m)
+        if is_a(b, REFERENCE): return (2, TABLE_ORDER.index(b), 0, m)
+        return (0, TABLE_ORDER.index(b), planned.get(m, len(planned)), m) if b in REGISTRY else (1, 0, planned.get(m, len(planned)), m)
     table = table.iloc[sorted(range(len(table)), key=lambda i: (TASKS.index(table['task'].iloc[i])
                                                                  if table['task'].iloc[i] in TASKS else 99,
                                                                  rank(table['method'].iloc[i])))].reset_index(drop=True)
@@ -897,6 +836,48 @@ def aggregate(experiment: str, profile: str, results='results', figures='figures
         training_figures(runs, experiment, profile, results, figures, store)
     return table
 
+
+# %% ../nbs/08_reproduce.ipynb #s001
+def cell_staleness(run: dict, cell: dict | None = None) -> list[str]:
+    """Why the current code would compute committed run `run` (a metrics.json dict) differently; [] when current.
+    With its planned `cell`, the config is rebuilt as the sweep builds it today (so a changed default counts);
+    without one (an ad-hoc variant), the run's own recorded config is re-hashed (code versions, label source)."""
+    method = run['method']
+    try: cfg = _cell_cfg(cell) if cell is not None else from_dict(Config, run['config'])
+    except Exception as e: return [f'its config no longer reads ({type(e).__name__}: {e})']
+    if result_hash(cfg, method) == run.get('config_hash'): return []
+    why = []
+    now, then = code_versions(*result_stages(method)), run.get('code_versions') or {}
+    moved = {k: f'{then.get(k)}→{v}' for k, v in now.items() if then.get(k) != v}
+    if moved: why.append('code versions ' + ', '.join(f'{k} {v}' for k, v in moved.items()))
+    if is_a(method, WM_AGENT):
+        src = expected_label_source(cfg)
+        if run.get('label_source') and run['label_source'] != src: why.append(f"label source {run['label_source']}→{src}")
+    keys = [k for k in pool_differences(run, dict(run, config=to_dict(cfg))) if not k.startswith(('scorer', 'code'))]
+    if keys: why.append('config ' + ', '.join(keys))
+    return why or ['config hash differs (a traffic-generation version or a field this code adds)']
+
+def _cells_by_dir(experiment: str, profile: str, results) -> dict[str, dict]:
+    "The sweep's planned cells (every task, method and variant, at the seeds on disk), by their results folder."
+    seeds = sorted({int(p.name[4:]) for p in (Path(results) / experiment / profile).glob('*/*/seed*')} | {0, 1, 2})
+    return {str(cell_out_dir(c, results).resolve()): c for c in plan(experiment, profile, seeds=seeds)}
+
+def stale_cells(results='results', experiments=None, profiles=None) -> pd.DataFrame:
+    """Every finished cell under `results` (`<experiment>/<profile>/<task>/<method>/seed<k>/metrics.json`) with its
+    state: `current`, or `stale` with the reasons; `dirty` where it was made from a tree with uncommitted changes."""
+    rows = []
+    for exp_dir in sorted(p for p in Path(results).iterdir() if p.is_dir() and p.name in SWEEPS):
+        if experiments and exp_dir.name not in experiments: continue
+        for prof_dir in sorted(p for p in exp_dir.iterdir() if p.is_dir()):
+            if profiles and prof_dir.name not in profiles: continue
+            by_dir = _cells_by_dir(exp_dir.name, prof_dir.name, results)
+            for r in collect_runs(exp_dir.name, prof_dir.name, results):
+                cell = by_dir.get(str(Path(r['_dir']).resolve()))
+                why = cell_staleness(r, cell)
+                rows.append(dict(cell=str(Path(r['_dir']).relative_to(results)), state='stale' if why else 'current',
+                                 why='; '.join(why), planned=cell is not None, commit=r.get('git_commit', 'unknown'),
+                                 dirty=str(r.get('git_commit', '')).endswith('+dirty')))
+    return pd.DataFrame(rows, columns=['cell', 'state', 'why', 'planned', 'commit', 'dirty'])
 
 # %% ../nbs/08_reproduce.ipynb #d001
 # what the figures read from each artifact's metrics.csv; the agent's weight columns also serve `plot_weight_diagnostics`
@@ -978,11 +959,10 @@ def cell_training_logs(run: dict, store: Store | None = None) -> dict:
             if q is not None: res['quality'], res['source']['quality'] = q, src
     return res
 
+_FAMILY_LOGS = {WM_AGENT: 'wm_agent', OFFLINE: 'offline', ONLINE: 'online'}   # a reference row trains nothing
+
 def _family(base: str) -> str | None:
-    if base in WM_METHODS + ABLATIONS: return 'wm_agent'
-    if base in OFFLINE_BASELINES: return 'offline'
-    if base in ONLINE_BASELINES: return 'online'
-    return None          # a reference row trains nothing
+    return _FAMILY_LOGS.get(REGISTRY[base].family) if base in REGISTRY else None
 
 def training_entries(runs: list[dict], store: Store | None = None) -> list[dict]:
     "One dict per trained run: task, row name, method, seed, family, world-model seed and `cell_training_logs`."
@@ -1049,13 +1029,14 @@ def _over_seeds(logs: list, col: str) -> pd.DataFrame | None:
     m = pd.concat(s, axis=1)
     return pd.DataFrame(dict(mean=m.mean(axis=1), lo=m.min(axis=1), hi=m.max(axis=1), n=m.count(axis=1))).sort_index()
 
-_ORDER = ('vlsafe', 'vlsafe_nc', 'fosp', 'dreamerv3', 'fisor', 'bc', 'cql', 'iql', 'ppo', 'sac', 'dqn')
 
 def _colors(names) -> dict:
-    "One colour per method in every panel and figure: by the method's place in `_ORDER`, variants after."
+    """One colour per method in every figure, the registry's, in registry order (ours first); variants
+    (`vlsafe@bev-clip-s`), several per base, after them from tab10."""
     import matplotlib.pyplot as plt
-    names = sorted(set(names), key=lambda n: (_ORDER.index(n.split('@')[0]) if n.split('@')[0] in _ORDER else 99, n))
-    return {n: plt.get_cmap('tab10' if len(names) <= 10 else 'tab20')(i) for i, n in enumerate(names)}
+    names = set(names); variants = sorted(names - set(REGISTRY))
+    return ({n: m.color for n, m in REGISTRY.items() if n in names}
+            | {n: plt.get_cmap('tab10')(i % 10) for i, n in enumerate(variants)})
 
 def _note(ax, text: str):
     "A panel without data: its axes off, the reason in their place."
@@ -1070,16 +1051,19 @@ def _band(ax, st: pd.DataFrame, color, label: str, **kw):
 def _seeds_label(st: pd.DataFrame) -> str:
     n = int(st['n'].max()); return f'{n} seed' + ('s' if n > 1 else '')
 
-def _save(fig, path) -> Path:
+def _save(fig, path, dpi: int = 110) -> Path:
+    """Every figure the aggregation draws goes through here: `path` (a PNG to view) and a vector PDF beside it for a
+    paper, both written atomically; the PDF carries no creation date, so an unchanged figure rewrites the same bytes."""
     import matplotlib.pyplot as plt
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp: fig.savefig(tmp, dpi=110, format=path.suffix[1:])
+    with atomic_path(path) as tmp: fig.savefig(tmp, dpi=dpi, format=path.suffix[1:])
+    with atomic_path(path.with_suffix('.pdf')) as tmp: fig.savefig(tmp, format='pdf', metadata={'CreationDate': None})
     plt.close(fig)
     return path
 
 def _missing(es: list[dict], slot: str) -> str:
     "'BC seed 1, …' for the runs in `es` without a `slot` log."
-    return ', '.join(f"{_name(e['name'])} seed {e['seed']}" for e in es if e[slot] is None)
+    return ', '.join(f"{paper_name(e['name'])} seed {e['seed']}" for e in es if e[slot] is None)
 
 def plot_learning_curves(entries: list[dict], path, title: str) -> Path:
     """Training curves per method family, one row of panels per task. World-model agents: the imagined reward and
@@ -1125,7 +1109,7 @@ def plot_learning_curves(entries: list[dict], path, title: str) -> Path:
                 for n in sorted(names, key=lambda n: list(colors).index(n)):
                     st = _over_seeds([e['policy'] for e in fe if e['name'] == n], col)
                     if st is None: continue
-                    _band(ax, st, colors[n], f'{_name(n)} ({_seeds_label(st)})'); drawn += 1
+                    _band(ax, st, colors[n], f'{paper_name(n)} ({_seeds_label(st)})'); drawn += 1
                 lost = _missing(fe, 'policy')
                 if not drawn: _note(ax, f'{head}: no training log with {col} (in the results or the store)'
                                         + (f' for {lost}' if lost else '')); continue
@@ -1218,21 +1202,21 @@ def plot_weights(entries: list[dict], path, title: str) -> Path:
             for ax in row: _note(ax, f'{tn}: no run logged actor weights (world-model agents without logs, or only '
                                      f'DreamerV3, which has none)' if es else 'no world-model agents in this table')
             continue
-        skipped = sorted({_name(e['name']) for e in es if e['name'] not in names})
+        skipped = sorted({paper_name(e['name']) for e in es if e['name'] not in names})
         for n in names:
             logs = [e['policy'] for e in es if e['name'] == n and has_w(e)]
             c = colors[n]
             med, lo, hi = (_over_seeds(logs, f'w_q{q}') for q in ('50', '05', '95'))
-            row[0].plot(med.index, med['mean'], color=c, label=f'{_name(n)} ({_seeds_label(med)})')
+            row[0].plot(med.index, med['mean'], color=c, label=f'{paper_name(n)} ({_seeds_label(med)})')
             if lo is not None and hi is not None: row[0].fill_between(lo.index, lo['mean'], hi['mean'], color=c, alpha=0.15, lw=0)
             st = _over_seeds(logs, 'w_p_corr')
-            if st is not None: _band(row[1], st, c, _name(n))
+            if st is not None: _band(row[1], st, c, paper_name(n))
             for col, ls in (('low_p_mass', '-'), ('low_p_share', ':')):
                 st = _over_seeds(logs, col)
-                if st is not None: _band(row[2], st, c, _name(n) if ls == '-' else None, ls=ls)
+                if st is not None: _band(row[2], st, c, paper_name(n) if ls == '-' else None, ls=ls)
             for col, ls in (('p_hat', '-'), ('p_hat_min', ':')):
                 st = _over_seeds(logs, col)
-                if st is not None: _band(row[3], st, c, _name(n) if ls == '-' else None, ls=ls)
+                if st is not None: _band(row[3], st, c, paper_name(n) if ls == '-' else None, ls=ls)
         row[0].set_yscale('log'); row[1].set_ylim(-1.05, 1.05); row[1].axhline(0, color='gray', lw=0.6)
         row[2].set_ylim(-0.02, 1.02); row[3].set_ylim(-0.02, 1.02)
         for ax, (head, yl) in zip(row, (('actor weight w: batch median, 5–95% band', 'w (log scale)'),

@@ -5,10 +5,10 @@
 # %% ../nbs/07b_stats.ipynb #s002
 from __future__ import annotations
 import itertools
-import numpy as np
+import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['STALL_KEYS', 'hierarchical_bootstrap', 'exact_bootstrap', 'stalled_share']
+__all__ = ['STALL_KEYS', 'hierarchical_bootstrap', 'exact_bootstrap', 'row_matrix', 'compare_rows', 'stalled_share']
 
 # %% ../nbs/07b_stats.ipynb #s003
 def _counts(rng: np.random.Generator, n_boot: int, n: int) -> np.ndarray:
@@ -65,6 +65,24 @@ def exact_bootstrap(a, b=None, paired_seeds: bool = False) -> np.ndarray:
             mb = [b_[list(I)][:, J].mean() for I in draws(b_.shape[0])]
             out += [x - y for x in ma for y in mb]
     return np.array(out)
+
+# %% ../nbs/07b_stats.ipynb #st11
+def row_matrix(runs: dict, col: str, scenarios=None) -> np.ndarray:
+    "`runs`: {training seed: episodes DataFrame}; the (seeds, scenarios) matrix of `col` on `scenarios` (default: all shared)."
+    if scenarios is None: scenarios = sorted(set.intersection(*(set(e['seed']) for e in runs.values())))
+    return np.stack([e.drop_duplicates('seed').set_index('seed').loc[list(scenarios), col].to_numpy(float)
+                     for _, e in sorted(runs.items())])
+
+def compare_rows(a: dict, b: dict, col: str, wm_a: dict | None = None, wm_b: dict | None = None,
+                 n_boot: int = 2000, seed: int = 0) -> dict:
+    """Row `a` minus row `b` on `col` (each {training seed: episodes}), on the scenarios both drove. With the world
+    models of each seed (`wm_a`, `wm_b`: {seed: artifact id}) equal on their common seeds, the rows are compared on
+    those seeds with the seed draw shared; otherwise each row keeps all its seeds, drawn independently."""
+    scen = sorted(set.intersection(*(set(e['seed']) for e in [*a.values(), *b.values()])))
+    common = sorted(set(a) & set(b))
+    paired = bool(wm_a and wm_b and common and all(wm_a.get(s) and wm_a.get(s) == wm_b.get(s) for s in common))
+    if paired: a, b = {s: a[s] for s in common}, {s: b[s] for s in common}
+    return hierarchical_bootstrap(row_matrix(a, col, scen), row_matrix(b, col, scen), paired, n_boot, seed)
 
 # %% ../nbs/07b_stats.ipynb #s012
 STALL_KEYS = ('steps', 'return', 'cost')

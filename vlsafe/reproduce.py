@@ -4,13 +4,13 @@
 
 # %% ../nbs/08_reproduce.ipynb #c002
 from __future__ import annotations
-import dataclasses, json, os, threading, time
+import json, os, threading, time
 from pathlib import Path
 from typing import Any
 import pandas as pd
 from concurrent.futures import ThreadPoolExecutor
 from tqdm.auto import tqdm
-from .config import Config, AgentConfig, get_config, ConfigError, TASKS, from_dict, to_dict, _nest
+from .config import Config, AgentConfig, get_config, with_overrides, ConfigError, TASKS, from_dict, to_dict, _nest
 from .methods import REGISTRY, WM_AGENT, OFFLINE, ONLINE, REFERENCE, is_a
 # the registry's derived lists, importable from here as before
 from .methods import WM_METHODS, ABLATIONS, BASELINES, METHODS, PAPER_NAMES, REFERENCE_METHODS
@@ -75,8 +75,7 @@ def run_stages(cfg: Config, store: Store | None = None, progress: bool = True) -
     if cfg.label.scorer == 'clip' and cfg.label.model.startswith('bev-clip-') and not cfg.label.checkpoint:
         # a BEV-CLIP is trained here on the cell's own dataset (nbs/03a_vlm.ipynb), then loaded like any CLIP weights
         from vlsafe.vlm import bev_clip_label_overrides
-        ov = bev_clip_label_overrides(cfg, ids['dataset'], store, progress)
-        cfg = dataclasses.replace(cfg, label=dataclasses.replace(cfg.label, **{k.split('.')[1]: v for k, v in ov.items()}))
+        cfg = with_overrides(cfg, bev_clip_label_overrides(cfg, ids['dataset'], store, progress))
     ids['labels'] = label_dataset(cfg, ids['dataset'], store, progress=progress)
     ids['world_model'] = train_world_model(cfg, ids['dataset'], ids['labels'], store, progress=progress)
     ids['agent'] = train_agent(cfg, ids['world_model'], ids['dataset'], ids['labels'], store, progress=progress)

@@ -33,6 +33,7 @@ def test_reproduce_on_ray_runs_cells_as_ray_tasks(tmp_path, capsys, monkeypatch)
     waits on the build lock and reuses them); then the table is aggregated."""
     ray = pytest.importorskip('ray', reason="needs Ray (pip install -e '.[dev]')")
     from vlsafe.reproduce import reproduce, collect_runs
+    from vlsafe.tables import aggregate
     from vlsafe.store import Store
     results, figures, home = tmp_path / 'results', tmp_path / 'figures', tmp_path / 'store'
     ov = {**TINY, 'eval.episodes': 1, 'run.home': str(home), 'run.progress': False, 'run.threads': 1}
@@ -41,9 +42,8 @@ def test_reproduce_on_ray_runs_cells_as_ray_tasks(tmp_path, capsys, monkeypatch)
     except Exception as e:   # Ray's own start-up (30 s, fixed in Ray) can time out on an overloaded machine
         pytest.skip(f'a local Ray node did not start here: {e}')
     try:
-        table = reproduce('table1', 'smoke', tasks=('four_lane',), methods=('vlsafe', 'dreamerv3'), seeds=(0,),
-                          scorer='oracle', results=results, figures=figures, backend='ray', papermill=False,
-                          progress=False, overrides=ov)
+        cells = reproduce('table1', 'smoke', tasks=('four_lane',), methods=('vlsafe', 'dreamerv3'), seeds=(0,),
+                          scorer='oracle', results=results, backend='ray', papermill=False, progress=False, overrides=ov)
     finally:
         ray.shutdown()
     assert '2 cells, 0 done, 2 to run' in capsys.readouterr().out
@@ -55,9 +55,10 @@ def test_reproduce_on_ray_runs_cells_as_ray_tasks(tmp_path, capsys, monkeypatch)
     st = Store(home)
     assert [len(st.list(k)) for k in ('dataset', 'labels', 'wm', 'agent')] == [1, 1, 1, 2]
     assert runs[0]['artifacts']['world_model'] == runs[1]['artifacts']['world_model']
+    table = aggregate('table1', 'smoke', results, figures, cells=cells)
     assert sorted(table['method'].str.split('@').str[0].unique()) == ['dreamerv3', 'vlsafe']
     assert (results / 'tables' / 'table1_smoke.md').exists() and (figures / 'table1_smoke_return_cost.png').exists()
     # the same call again finds both cells done and runs nothing (no Ray needed for that)
     reproduce('table1', 'smoke', tasks=('four_lane',), methods=('vlsafe', 'dreamerv3'), seeds=(0,), scorer='oracle',
-              results=results, figures=figures, backend='local', papermill=False, progress=False, overrides=ov)
+              results=results, backend='local', papermill=False, progress=False, overrides=ov)
     assert '2 cells, 2 done, 0 to run' in capsys.readouterr().out

@@ -86,3 +86,27 @@ def test_notebooks_are_numbered_in_dependency_order():
         for dep in deps & nb_of.keys():
             if dep != mod and nb_of[dep] > nb: bad.append(f'{nb} ({mod}) imports {dep} from the later {nb_of[dep]}')
     assert not bad, bad
+
+
+def test_modules_import_without_cycles():
+    "No vlsafe module reaches itself through imports, those inside functions included: the modules form layers."
+    import ast
+    mods = {p.stem for p in (ROOT / 'vlsafe').glob('*.py') if not p.stem.startswith('_')}
+    deps = {}
+    for m in mods:
+        found = set()
+        for n in ast.walk(ast.parse((ROOT / 'vlsafe' / f'{m}.py').read_text())):
+            if isinstance(n, ast.ImportFrom):
+                parts = (n.module or '').split('.')
+                if n.level == 1: found |= {parts[0]} if n.module else {a.name for a in n.names}
+                elif parts[0] == 'vlsafe': found |= {parts[1]} if len(parts) > 1 else {a.name for a in n.names}
+            elif isinstance(n, ast.Import):
+                found |= {a.name.split('.')[1] for a in n.names if a.name.startswith('vlsafe.')}
+        deps[m] = (found & mods) - {m}
+    cycles = []
+    def visit(m, path):
+        for d in sorted(deps[m]):
+            if d == path[0]: cycles.append(' -> '.join(path + [d]))
+            elif d not in path and d > path[0]: visit(d, path + [d])   # each cycle once, from its smallest module
+    for m in sorted(mods): visit(m, [m])
+    assert not cycles, cycles

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 from vlsafe.cli import main, parser
 from vlsafe.config import ConfigError
-from vlsafe.reproduce import stale_cells, aggregate
+from vlsafe.reproduce import stale_cells
+from vlsafe.tables import aggregate
 from vlsafe.store import CODE_VERSIONS, require_committed_tree, tree_changes, is_canonical, USER_RESULTS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ from typing import Any
 # %% auto #0
 __all__ = ['SAFE_PROMPT', 'UNSAFE_PROMPT', 'TASKS', 'PROFILES', 'ConfigError', 'F', 'EnvConfig', 'DataConfig', 'LabelConfig',
            'VlmConfig', 'WorldModelConfig', 'AgentConfig', 'BaselineConfig', 'EvalConfig', 'RunConfig', 'Config',
-           'from_dict', 'to_dict', 'check_device', 'get_config', 'save_config', 'hashable', 'stable_hash']
+           'from_dict', 'to_dict', 'check_device', 'get_config', 'with_overrides', 'hashable', 'stable_hash']
 
 # %% ../nbs/00_config.ipynb #c005
 class ConfigError(ValueError):
@@ -424,11 +424,12 @@ def get_config(profile: str = 'smoke', overrides: dict | str | None = None, yaml
     _validate_cross(cfg)
     return cfg
 
-def save_config(cfg: Config, path) -> Path:
-    "Write `cfg` as YAML (atomically)."
-    import yaml
-    from vlsafe.store import atomic_write_text
-    return atomic_write_text(path, yaml.safe_dump(to_dict(cfg), sort_keys=True))
+def with_overrides(cfg: Config, overrides: dict) -> Config:
+    """`cfg` with `overrides` (dotted or nested keys) applied, read and validated as `get_config` reads its own: a stage
+    that sets a field of a built config (the BEV-CLIP it trained as the labelling model) goes through the same checks."""
+    out = from_dict(Config, _merge(to_dict(cfg), _nest(dict(overrides))))
+    _validate_cross(out)
+    return out
 
 # %% ../nbs/00_config.ipynb #c013
 def _hashed(f, value) -> bool:

@@ -4,43 +4,20 @@
 
 # %% ../nbs/02b_data.ipynb #c002
 from __future__ import annotations
-import contextlib, dataclasses, hashlib, json, multiprocessing as mp, os, queue, shutil, sys, time, warnings
+import contextlib, json, multiprocessing as mp, os, queue, shutil, sys, warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable
 import numpy as np
 from .config import Config, DataConfig, EnvConfig, ConfigError, hashable
 from .store import ArtifactError, Store, atomic_path, atomic_write_json
+from .frames import Episode, minari_id, _sha256, _read_json, _read_episode
+# the on-disk frames and the sampler, importable from here as before
+from .frames import DiskArray, Frames, in_memory, write_frames, synthetic_frames, open_frames, SequenceSampler
 
 # %% auto #0
-__all__ = ['Episode', 'policy_counts', 'policy_assignment', 'episode_seed', 'run_episode', 'write_chunk', 'minari_id',
-           'make_card', 'plot_card', 'dataset_card', 'format_card', 'collect_dataset', 'minari_dataset',
-           'load_episodes', 'DiskArray', 'Frames', 'in_memory', 'write_frames', 'synthetic_frames', 'open_frames',
-           'SequenceSampler']
-
-# %% ../nbs/02b_data.ipynb #c005
-@dataclass
-class Episode:
-    "One recorded episode: T transitions, T+1 BEV frames (see the notebook for the index convention)."
-    id: int
-    policy: str
-    bev: np.ndarray          # uint8 (T+1, S, S, 3)
-    actions: np.ndarray      # (T,) int64 or (T, 2) float32
-    rewards: np.ndarray      # float32 (T,)
-    costs: np.ndarray        # float32 (T,)
-    terminated: bool
-    truncated: bool
-    infos: dict = field(default_factory=dict)   # key -> array with T+1 entries
-    seed: int = -1
-
-    def __len__(self) -> int: return len(self.rewards)
-
-    @property
-    def ret(self) -> float: return float(np.sum(self.rewards, dtype=np.float64))
-
-    @property
-    def cost(self) -> float: return float(np.sum(self.costs, dtype=np.float64))
+__all__ = ['policy_counts', 'policy_assignment', 'episode_seed', 'run_episode', 'write_chunk', 'make_card', 'plot_card',
+           'dataset_card', 'format_card', 'collect_dataset', 'minari_dataset', 'load_episodes']
 
 # %% ../nbs/02b_data.ipynb #c007
 def policy_counts(mix: dict, episodes: int) -> dict[str, int]:
@@ -129,12 +106,6 @@ def _default_env_fn(env_cfg: EnvConfig):
 def _default_policy_fn(name, env, seed=0, **kw):
     from vlsafe.experts import make_policy
     return make_policy(name, env, seed=seed, **kw)
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for b in iter(lambda: f.read(1 << 20), b''): h.update(b)
-    return h.hexdigest()
 
 def _fsync_tree(root: Path):
     for p in sorted(root.rglob('*')):
@@ -282,8 +253,6 @@ def _collect_chunks(work: Path, cfg: Config, progress: bool, env_fn, policy_fn, 
         bar.close()
 
 # %% ../nbs/02b_data.ipynb #c020
-def minari_id(task: str, dataset_id: str) -> str: return f'vlsafe/{task}/{dataset_id}-v0'
-
 @contextlib.contextmanager
 def _minari_home(path):
     old = os.environ.get('MINARI_DATASETS_PATH')
@@ -378,8 +347,7 @@ def plot_card(index: list[dict], path=None, title: str = ''):
     ax.set_title(title, fontsize=8); ax.grid(alpha=.3); ax.legend(fontsize=7, title='policy (episodes)', title_fontsize=7)
     fig.tight_layout()
     if path is not None:
-        from vlsafe.store import atomic_path
-        with atomic_path(path) as tmp: fig.savefig(tmp, format='png')
+            with atomic_path(path) as tmp: fig.savefig(tmp, format='png')
     return fig
 
 def dataset_card(dataset_id: str, store: Store | None = None) -> dict:
@@ -434,65 +402,6 @@ def minari_dataset(dataset_id: str, store: Store | None = None):
     with _minari_home(root / 'minari'): yield minari.load_dataset(m['minari_id'])
 
 # %% ../nbs/02b_data.ipynb #c028
-def _read_json(p: Path, what: str):
-    try: return json.loads(Path(p).read_text())
-    except FileNotFoundError: raise ArtifactError(f"{p}: {what} is missing; the dataset is incomplete, collect it again") from None
-    except (OSError, ValueError) as e: raise ArtifactError(f"{p}: {what} is unreadable ({e}); collect the dataset again") from None
-
-def _column(tb, name: str, file: Path):
-    if name not in tb.column_names: raise ArtifactError(f"{file}: no '{name}' column; this is not a vlsafe Minari episode file")
-    return tb.column(name).combine_chunks()
-
-def _to_numpy(arr, n: int) -> np.ndarray:
-    "An owned, writable numpy array (zero-copy views of Arrow buffers are read-only, which torch warns about)."
-    import pyarrow as pa
-    if pa.types.is_fixed_size_list(arr.type): out = arr.flatten().to_numpy(zero_copy_only=False).reshape(n, -1)
-    else: out = arr.to_numpy(zero_copy_only=False)
-    return out if out.flags.writeable else out.copy()
-
-def _read_episode(data: Path, row: dict, S: int, discrete: bool, verify: bool, fix: str) -> Episode:
-    import pyarrow as pa, pyarrow.parquet as pq
-    i = row['id']
-    files = sorted((data / str(i)).glob('*.parquet'))
-    if not files: raise ArtifactError(f"{data / str(i)}: the file of episode {i} is missing; {fix}")
-    if verify:
-        for f in files:
-            if f.name not in row.get('files', {}): raise ArtifactError(f"{f}: a file the episode index does not list; {fix}")
-            if _sha256(f) != row['files'][f.name]:
-                raise ArtifactError(f"{f}: truncated or corrupted (SHA-256 differs from the one recorded at collection); {fix}")
-    try: tb = pa.concat_tables([pq.read_table(f) for f in files])
-    except (pa.ArrowException, OSError) as e:
-        raise ArtifactError(f"{files[0]}: truncated or corrupted Parquet file ({e}); {fix}") from None
-    f, n = files[0], tb.num_rows
-    if n != row['steps'] + 1:
-        raise ArtifactError(f"{f}: {n} observations where the index records {row['steps']} steps (+1); {fix}")
-    obs = _column(tb, 'observations', f)
-    if 'bev' not in [obs.type.field(k).name for k in range(obs.type.num_fields)]:
-        raise ArtifactError(f"{f}: observations have no 'bev' field; {fix}")
-    bev = _to_numpy(obs.field('bev'), n)
-    if bev.shape[1] != S * S * 3 or bev.dtype != np.uint8:
-        raise ArtifactError(f"{f}: BEV frames of {bev.shape[1]} {bev.dtype} values, not {S}x{S}x3 uint8 as the manifest says; "
-                            "this file belongs to another dataset (another image size); collect this dataset again")
-    act = _to_numpy(_column(tb, 'actions', f), n)[:-1]
-    act = act.astype(np.int64).reshape(-1) if discrete else act.astype(np.float32).reshape(n - 1, -1)
-    infos_col = _column(tb, 'infos', f)
-    infos = {}
-    for k in range(infos_col.type.num_fields):
-        fld = infos_col.type.field(k)
-        v = _to_numpy(infos_col.field(k), n)
-        if fld.metadata and b'shape' in fld.metadata and fld.metadata[b'shape']:
-            v = v.reshape(n, *(int(x) for x in fld.metadata[b'shape'].split(b',')))
-        infos[fld.name] = v
-    if 'cost' not in infos:
-        raise ArtifactError(f"{f}: no per-step 'cost' field in infos (keys: {sorted(infos)}); a VL-SAFE dataset needs "
-                            "the cost beside the reward: collect the dataset again with the current envs")
-    costs = infos['cost'][1:].astype(np.float32)
-    if not np.isfinite(costs).all(): raise ArtifactError(f"{f}: non-finite per-step cost; {fix}")
-    term, trunc = _to_numpy(_column(tb, 'terminations', f), n), _to_numpy(_column(tb, 'truncations', f), n)
-    return Episode(id=i, policy=row['policy'], bev=bev.reshape(n, S, S, 3), actions=act,
-                   rewards=_to_numpy(_column(tb, 'rewards', f), n)[:-1].astype(np.float32), costs=costs,
-                   terminated=bool(term[-2]), truncated=bool(trunc[-2]), infos=infos, seed=int(row['seed']))
-
 def _check_memory(frames: int, size: int, dataset_id: str, share: float = 0.8):
     """Episodes are held in memory whole: refuse, before reading, a dataset whose frames alone would not fit in
     `share` of the memory available now (an OOM kill would name nothing)."""
@@ -539,352 +448,3 @@ def load_episodes(dataset_id: str, store: Store | None = None, *, env: EnvConfig
     if sum(len(e) for e in eps) != man['steps']:
         raise ArtifactError(f"{root}: {sum(len(e) for e in eps)} steps read, the manifest records {man['steps']}; {fix}")
     return eps
-
-# %% ../nbs/02b_data.ipynb #f001
-_FRAMES_SYNC_EVERY = 64   # episodes between resume points of a frames build
-
-def _npy_header(path: Path) -> tuple[tuple, np.dtype, int]:
-    "(shape, dtype, data offset) of a C-order .npy file."
-    with open(path, 'rb') as f:
-        major, _ = np.lib.format.read_magic(f)
-        read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = read(f)
-        if fortran: raise ArtifactError(f"{path}: a Fortran-order array; rebuild the frames artifact")
-        return tuple(shape), np.dtype(dtype), f.tell()
-
-class DiskArray:
-    """A C-order .npy file read by row index with `pread` (no memory map: only what is read is held in memory).
-    `a[i]`, `a[i:j]`, `a[[i, j, …]]` and `np.asarray(a)` return numpy arrays; `a.read_into(out, i)` fills `out` with
-    rows i … i + len(out) in place. A view `a.view(i, j)` is rows i … j of it, again a `DiskArray`."""
-    def __init__(self, path, lo: int = 0, hi: int | None = None):
-        self.path = Path(path)
-        shape, self.dtype, self._offset = _npy_header(self.path)
-        self._rows, self.row_shape = shape[0], shape[1:]
-        self._row_bytes = int(np.prod(self.row_shape, dtype=np.int64)) * self.dtype.itemsize
-        self.lo, self.hi = lo, self._rows if hi is None else hi
-        if not 0 <= self.lo <= self.hi <= self._rows:
-            raise IndexError(f"rows {lo}:{hi} outside the {self._rows} rows of {self.path}")
-        self._fd = None
-
-    @property
-    def shape(self) -> tuple: return (self.hi - self.lo, *self.row_shape)
-    @property
-    def ndim(self) -> int: return len(self.shape)
-    def __len__(self) -> int: return self.hi - self.lo
-    def __repr__(self): return f"DiskArray({str(self.path)!r}, rows {self.lo}:{self.hi}, {self.shape} {self.dtype})"
-
-    def __getstate__(self):                   # file descriptors do not travel to other processes
-        d = dict(self.__dict__); d['_fd'] = None; return d
-
-    def _file(self) -> int:
-        if self._fd is None: self._fd = os.open(self.path, os.O_RDONLY)
-        return self._fd
-
-    def __del__(self, _close=os.close):    # bound at definition: module globals may be gone at interpreter exit
-        if getattr(self, '_fd', None) is not None:
-            try: _close(self._fd)
-            except OSError: pass
-
-    def read_into(self, out: np.ndarray, i: int) -> np.ndarray:
-        "Fill the C-contiguous `out` (n rows of this array's row shape and dtype) with rows i … i + n − 1."
-        n = len(out)
-        if out.dtype != self.dtype or out.shape[1:] != self.row_shape or not out.flags.c_contiguous:
-            raise ValueError(f"read_into needs a C-contiguous {self.dtype} array of rows {self.row_shape}, got "
-                             f"{out.dtype} {out.shape}")
-        if i < 0 or i + n > len(self): raise IndexError(f"rows {i}:{i + n} outside 0:{len(self)} of {self!r}")
-        buf, pos = memoryview(out.reshape(-1).view(np.uint8)), 0
-        off = self._offset + (self.lo + i) * self._row_bytes
-        while pos < len(buf):
-            got = os.preadv(self._file(), [buf[pos:]], off + pos)
-            if got <= 0: raise ArtifactError(f"{self.path}: file ends early (truncated); rebuild the frames artifact")
-            pos += got
-        return out
-
-    def view(self, i: int, j: int) -> 'DiskArray':
-        if not 0 <= i <= j <= len(self): raise IndexError(f"rows {i}:{j} outside 0:{len(self)} of {self!r}")
-        v = DiskArray.__new__(DiskArray); v.__dict__.update(self.__getstate__()); v.lo, v.hi = self.lo + i, self.lo + j
-        return v
-
-    def __getitem__(self, key):
-        if isinstance(key, tuple):            # a[i, ...]: rows first, the rest on the numpy result
-            rows = self[key[0]]
-            return rows[key[1:]] if isinstance(key[0], (int, np.integer)) else rows[(slice(None),) + key[1:]]
-        if isinstance(key, (int, np.integer)):
-            k = int(key) + (len(self) if key < 0 else 0)
-            return self.read_into(np.empty((1, *self.row_shape), self.dtype), k)[0]
-        if isinstance(key, slice):
-            a, b, step = key.indices(len(self))
-            if step == 1: return self.read_into(np.empty((max(b - a, 0), *self.row_shape), self.dtype), a)
-            return self[np.arange(a, b, step)]
-        idx = np.asarray(key)
-        if idx.dtype == bool: idx = np.flatnonzero(idx)
-        idx = np.where(idx < 0, idx + len(self), idx).astype(np.int64).reshape(-1)
-        out = np.empty((len(idx), *self.row_shape), self.dtype)
-        cut = np.flatnonzero(np.diff(idx) != 1) + 1            # runs of consecutive rows: one read each
-        for a, b in zip(np.r_[0, cut], np.r_[cut, len(idx)]): self.read_into(out[a:b], int(idx[a]))
-        return out.reshape(*np.shape(key), *self.row_shape) if np.asarray(key).dtype != bool else out
-
-    def __array__(self, dtype=None, copy=None):
-        a = self[:]; return a if dtype is None else a.astype(dtype)
-
-class Frames:
-    """The frames and per-step columns of a dataset on disk (see `open_frames`): an array-like over the global
-    frame index (`frames[g]`, `frames[a:b]`, `frames[idx]`, `read_into`), plus `columns` (the sampler's per-frame
-    arrays), per-episode `ids`, `starts`, `lengths` (frames), `policies`, and `episode(k)` (an `Episode` with lazy
-    frames and infos)."""
-    def __init__(self, root, dataset_id: str = ''):
-        self.root, self.dataset_id = Path(root), dataset_id
-        try: z = np.load(self.root / 'columns.npz', allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise ArtifactError(f"{self.root / 'columns.npz'}: unreadable ({e}); remove the frames artifact and open it again") from None
-        with z: d = {k: z[k] for k in z.files}
-        self.ids, self.starts, self.lengths = d.pop('ids'), d.pop('starts'), d.pop('lengths')
-        self.seeds, self.policies, self.terminated = d.pop('seeds'), d.pop('policies'), d.pop('terminated')
-        self.columns = d
-        self.images = DiskArray(self.root / 'frames.npy')
-        self.info_keys = json.loads((self.root / 'info_keys.json').read_text())
-        n = int(self.lengths.sum())
-        if len(self.images) != n or any(len(v) != n for v in self.columns.values()):
-            raise ArtifactError(f"{self.root}: frames.npy has {len(self.images)} frames, the columns "
-                                f"{ {k: len(v) for k, v in self.columns.items()} }, the episodes {n}; remove the "
-                                "frames artifact and open it again")
-
-    def __len__(self) -> int: return len(self.images)
-    @property
-    def shape(self) -> tuple: return self.images.shape
-    @property
-    def dtype(self): return self.images.dtype
-    def __getitem__(self, key): return self.images[key]
-    def read_into(self, out: np.ndarray, g: int) -> np.ndarray: return self.images.read_into(out, g)
-    def __repr__(self):
-        return f"Frames({self.dataset_id or str(self.root)!r}: {len(self.ids)} episodes, {len(self)} frames {self.shape[1:]})"
-
-    @property
-    def discrete(self) -> bool: return self.columns['action'].ndim == 1
-
-    def info(self, key: str) -> DiskArray:
-        if key not in self.info_keys: raise KeyError(f"no info '{key}' in {self!r}; it has {sorted(self.info_keys)}")
-        return DiskArray(self.root / 'info' / f"{key.replace('/', '__')}.npy")
-
-    def episode(self, k: int) -> Episode:
-        "Episode k (by position, = its id) with `bev` and `infos` as lazy `DiskArray` views of its frames."
-        a, n = int(self.starts[k]), int(self.lengths[k])
-        T = n - 1
-        infos = {key: self.info(key).view(a, a + n) for key in self.info_keys}
-        c = self.columns
-        return Episode(id=int(self.ids[k]), policy=str(self.policies[k]), bev=self.images.view(a, a + n),
-                       actions=c['action'][a:a + T].copy(), rewards=c['reward'][a + 1:a + n].copy(),
-                       costs=c['cost'][a + 1:a + n].copy(), terminated=bool(self.terminated[k]),
-                       truncated=not bool(self.terminated[k]), infos=infos, seed=int(self.seeds[k]))
-
-    def select(self, ks) -> 'Frames':
-        """The same files restricted to the episodes at positions `ks` (e.g. a training split): `episode(k)`, the
-        sampler and `ids`/`starts`/`lengths` see only those; the frame index (`frames[g]`, `starts`) stays global."""
-        ks = np.asarray(ks, np.int64).reshape(-1)
-        out = Frames.__new__(Frames); out.__dict__.update(self.__dict__)
-        for name in ('ids', 'starts', 'lengths', 'seeds', 'policies', 'terminated'): setattr(out, name, getattr(self, name)[ks])
-        return out
-
-    def episodes(self) -> Iterator[Episode]:
-        "Every episode in id order, lazily (`episode(k)` for each k)."
-        return (self.episode(k) for k in range(len(self.ids)))
-
-def in_memory(ep: Episode) -> Episode:
-    "Episode `ep` with its frames and infos read into memory (one episode at a time: e.g. to score it whole)."
-    return dataclasses.replace(ep, bev=np.asarray(ep.bev), infos={k: np.asarray(v) for k, v in ep.infos.items()})
-
-def _sampler_columns(actions, rewards, costs, terminated: bool) -> dict:
-    "The sequence sampler's per-frame columns of one episode (T + 1 frames; see the table under *Sequence sampler*)."
-    T = len(rewards)
-    act = np.zeros((T + 1, *np.shape(actions)[1:]), np.asarray(actions).dtype); act[:T] = actions
-    return dict(action=act, reward=np.r_[0, rewards].astype(np.float32), cost=np.r_[0, costs].astype(np.float32),
-                is_first=np.arange(T + 1) == 0, is_last=np.arange(T + 1) == T,
-                is_terminal=(np.arange(T + 1) == T) & bool(terminated))
-
-def _new_npy(path: Path, dtype, shape) -> int:
-    "Create a .npy file of `shape` (sparse: no data written yet); returns its data offset."
-    np.lib.format.open_memmap(path, mode='w+', dtype=dtype, shape=tuple(shape))._mmap.close()
-    return _npy_header(path)[2]
-
-def _pwrite_all(fd: int, data: np.ndarray, off: int):
-    buf = memoryview(np.ascontiguousarray(data).reshape(-1).view(np.uint8))
-    while len(buf):
-        n = os.pwrite(fd, buf, off); buf, off = buf[n:], off + n
-
-def write_frames(work: Path, index: list[dict], read: Callable[[int], Episode], S: int, progress: bool = True,
-                 desc: str = 'frames') -> dict:
-    """Write frames.npy, info/*.npy and columns.npz into `work` from episodes `read(k)`, k = 0 … len(index) − 1,
-    one at a time (`index[k]`: the episode's `id`, `steps`, `seed`, `policy`, `terminated`); resumes after a crash."""
-    from tqdm.auto import tqdm
-    work = Path(work); work.mkdir(parents=True, exist_ok=True)
-    lengths = np.array([r['steps'] + 1 for r in index], np.int64)
-    starts, N = np.r_[0, np.cumsum(lengths)[:-1]], int(lengths.sum())
-    state_p, cols_p = work / 'progress.json', work / 'columns_partial.npz'
-    done = json.loads(state_p.read_text())['episodes'] if state_p.exists() and cols_p.exists() else 0
-    first = read(0)
-    keys = sorted(first.infos)
-    files = {'frames': (work / 'frames.npy', np.uint8, (N, S, S, 3))}
-    files.update({k: (work / 'info' / f"{k.replace('/', '__')}.npy", first.infos[k].dtype, (N, *first.infos[k].shape[1:]))
-                  for k in keys})
-    (work / 'info').mkdir(exist_ok=True)
-    if done == 0:
-        for p, dt, shape in files.values(): _new_npy(p, dt, shape)
-    fds = {k: os.open(p, os.O_RDWR) for k, (p, _, _) in files.items()}
-    offs = {k: _npy_header(p)[2] for k, (p, _, _) in files.items()}
-    cols = dict(np.load(cols_p)) if done else {}
-    try:
-        bar = tqdm(total=len(index), initial=done, unit='ep', desc=desc, disable=not progress)
-        for k in range(done, len(index)):
-            e = first if k == 0 else read(k)
-            if sorted(e.infos) != keys: raise ArtifactError(f"episode {e.id}: info keys {sorted(e.infos)} differ from episode 0's {keys}")
-            if e.bev.shape != (lengths[k], S, S, 3): raise ArtifactError(f"episode {e.id}: frames {e.bev.shape}, the index says {(lengths[k], S, S, 3)}")
-            g = int(starts[k])
-            _pwrite_all(fds['frames'], e.bev, offs['frames'] + g * S * S * 3)
-            for key in keys:
-                v = np.ascontiguousarray(e.infos[key], dtype=files[key][1])
-                _pwrite_all(fds[key], v, offs[key] + g * v[0].nbytes)
-            for name, v in _sampler_columns(e.actions, e.rewards, e.costs, e.terminated).items():
-                if name not in cols: cols[name] = np.zeros((N, *v.shape[1:]), v.dtype)
-                cols[name][g:g + len(v)] = v
-            bar.update(1)
-            if (k + 1) % _FRAMES_SYNC_EVERY == 0 or k + 1 == len(index):     # a resume point: data on disk first, then the counter
-                for fd in fds.values(): os.fsync(fd)
-                with atomic_path(cols_p) as tmp:
-                    with open(tmp, 'wb') as f: np.savez(f, **cols)
-                atomic_write_json(state_p, {'episodes': k + 1})
-        bar.close()
-    finally:
-        for fd in fds.values(): os.close(fd)
-    with atomic_path(work / 'columns.npz') as tmp:
-        with open(tmp, 'wb') as f:
-            np.savez(f, **cols, ids=np.array([r['id'] for r in index], np.int64), starts=starts, lengths=lengths,
-                     seeds=np.array([r['seed'] for r in index], np.int64), policies=np.array([r['policy'] for r in index]),
-                     terminated=np.array([bool(r['terminated']) for r in index]))
-    atomic_write_json(work / 'info_keys.json', keys)
-    for p in (cols_p, state_p): p.unlink(missing_ok=True)
-    return dict(frames=N, episodes=len(index), image_size=S, bytes=N * S * S * 3)
-
-def _build_frames(work: Path, store: Store, dataset_id: str, progress: bool) -> dict:
-    "The frames artifact's files from the dataset's Parquet files (each checked against its SHA-256)."
-    root, man = store.require('dataset', dataset_id), store.manifest('dataset', dataset_id)
-    envc = man['config']['env']; S, discrete = envc['image_size'], envc['action_mode'] == 'discrete'
-    data = root / 'minari' / man['minari_id'] / 'data'
-    index = _read_json(root / 'episodes.json', 'the episode index')
-    fix = f"remove the dataset (Store({str(store.root)!r}).remove('dataset', '{dataset_id}')) and collect it again"
-    read = lambda k: _read_episode(data, index[k], S, discrete, True, fix)
-    return dict(dataset=dataset_id, **write_frames(work, index, read, S, progress, f'frames {dataset_id}'))
-
-def synthetic_frames(root, episodes: int = 8, steps: int = 100, image_size: int = 64, seed: int = 0) -> Frames:
-    """A `Frames` of `episodes` random episodes of `steps` steps (random frames, actions, rewards, a cost now and
-    then, a `speed` info), written to `root` one episode at a time: datasets of any size for tests and benchmarks."""
-    index = [dict(id=k, steps=steps, seed=k, policy='expert', terminated=k % 2 == 0) for k in range(episodes)]
-    def read(k):
-        rng = np.random.default_rng([seed, k])
-        return Episode(k, 'expert', rng.integers(0, 256, (steps + 1, image_size, image_size, 3), np.uint8),
-                       rng.integers(0, 15, steps), rng.normal(size=steps).astype(np.float32),
-                       (rng.random(steps) < 0.05).astype(np.float32), k % 2 == 0, k % 2 == 1,
-                       {'speed': rng.random(steps + 1).astype(np.float32)}, k)
-    write_frames(root, index, read, image_size, progress=False)
-    return Frames(root)
-
-def open_frames(dataset_id: str, store: Store | None = None, progress: bool = True) -> Frames:
-    """The dataset's frames on disk (`Frames`), built once as the derived artifact `frames-<hash>` (input: the
-    dataset id, the layout and the stage's code version) and found again afterwards. Never holds more than one episode."""
-    store = store or Store()
-    store.require('dataset', dataset_id)
-    config = {'layout': 'npy-pread'}     # + the 'frames' stage's code version (vlsafe.store.CODE_VERSIONS)
-    fid = store.build('frames', config, {'dataset': dataset_id}, lambda w: _build_frames(w, store, dataset_id, progress))
-    return Frames(store.path('frames', fid), dataset_id)
-
-# %% ../nbs/02b_data.ipynb #c036
-class _MemoryFrames:
-    "In-memory episodes behind the `Frames` interface the sampler reads (`read_into` by global frame index)."
-    def __init__(self, episodes: list[Episode], starts: np.ndarray):
-        self.bevs, self.starts = [e.bev for e in episodes], starts
-        self.shape, self.dtype = (int(starts[-1]) + len(self.bevs[-1]), *self.bevs[0].shape[1:]), np.dtype(np.uint8)
-    def read_into(self, out: np.ndarray, g: int) -> np.ndarray:
-        k = int(np.searchsorted(self.starts, g, side='right')) - 1
-        a = g - int(self.starts[k]); out[:] = self.bevs[k][a:a + len(out)]; return out
-
-class SequenceSampler:
-    """Iterator of numpy batches of `batch_size` sequences of `length` steps (DreamerV3 convention, see the notebook)
-    from a list of in-memory `Episode`s or from a dataset's `Frames` on disk (`open_frames`)."""
-    def __init__(self, episodes: list[Episode] | Frames, batch_size: int, length: int, seed: int = 0,
-                 labels: dict[int, np.ndarray] | None = None):
-        if batch_size < 1 or length < 1: raise ValueError(f"batch_size and length must be >= 1, got {batch_size}, {length}")
-        self.B, self.L = batch_size, length
-        self.rng = np.random.default_rng(seed)
-        if isinstance(episodes, Frames):
-            if len(episodes.ids) == 0: raise ValueError("SequenceSampler needs at least one episode; the dataset is empty")
-            self.frames, ids, lens = episodes, episodes.ids.tolist(), episodes.lengths.astype(np.int64)
-            self.cols = dict(episodes.columns)
-        else:
-            if not episodes: raise ValueError("SequenceSampler needs at least one episode; the dataset is empty")
-            ids, lens, self.cols = [e.id for e in episodes], np.array([len(e) + 1 for e in episodes]), self._columns(episodes)
-        # starts: where episodes begin in the sampler's draw (all frames equally likely); at: where they are stored
-        self.starts, self.total, self.lens = np.r_[0, np.cumsum(lens)[:-1]], int(lens.sum()), lens
-        self.at = episodes.starts.astype(np.int64) if isinstance(episodes, Frames) else self.starts
-        self.cdf = np.minimum(np.cumsum(lens) / lens.sum(), 1.0); self.cdf[-1] = 1.0
-        if not isinstance(episodes, Frames): self.frames = _MemoryFrames(episodes, self.starts)
-        if labels is not None: self.cols['p'] = self._labels(labels, ids, lens, self.at, len(self.cols['reward']))
-
-    @staticmethod
-    def _columns(episodes: list[Episode]) -> dict:
-        shape, discrete = episodes[0].bev.shape[1:], episodes[0].actions.ndim == 1
-        cols = []
-        for e in episodes:
-            T = len(e)
-            if e.bev.shape != (T + 1, *shape) or e.bev.dtype != np.uint8:
-                raise ValueError(f"episode {e.id}: bev {e.bev.shape} {e.bev.dtype}, expected ({T + 1}, {shape}) uint8")
-            if (e.actions.ndim == 1) != discrete or len(e.actions) != T or len(e.costs) != T:
-                raise ValueError(f"episode {e.id}: actions {e.actions.shape} / costs {e.costs.shape} do not fit {T} steps "
-                                 "of the first episode's action kind")
-            cols.append(_sampler_columns(e.actions.astype(np.int64 if discrete else np.float32), e.rewards, e.costs,
-                                         e.terminated))
-        return {k: np.concatenate([c[k] for c in cols]) for k in cols[0]}
-
-    @staticmethod
-    def _labels(labels: dict, ids: list[int], lens, at, size: int) -> np.ndarray:
-        missing = [i for i in ids if i not in labels]
-        if missing: raise KeyError(f"labels have no entry for episodes {missing[:10]}; label the whole dataset")
-        out = np.zeros(size, np.float32)
-        for i, n, a in zip(ids, lens, at):
-            p = np.asarray(labels[i], np.float32)
-            if p.shape != (n,): raise ValueError(f"labels of episode {i} have shape {p.shape}, expected ({n},)")
-            if not np.isfinite(p).all() or p.min() < 0 or p.max() > 1:
-                raise ValueError(f"labels of episode {i} must be finite and in [0, 1]")
-            out[a:a + n] = p
-        return out
-
-    def _alloc(self, B: int) -> dict:
-        out = {k: np.empty((B, self.L, *v.shape[1:]), v.dtype) for k, v in self.cols.items()}
-        out['image'] = np.empty((B, self.L, *self.frames.shape[1:]), np.uint8)
-        return out
-
-    def _fill(self, out: dict, b: int, ep: int, start: int):
-        pos = 0
-        while pos < self.L:
-            n, g = min(self.L - pos, int(self.lens[ep]) - start), int(self.at[ep]) + start
-            self.frames.read_into(out['image'][b, pos:pos + n], g)      # one contiguous read (disk: one pread)
-            for k, v in self.cols.items(): out[k][b, pos:pos + n] = v[g:g + n]
-            pos += n
-            ep, start = int(np.searchsorted(self.cdf, self.rng.random(), side='right')), 0   # next, ∝ length
-
-    def sequence(self, ep: int, start: int) -> dict:
-        "One sequence from frame `start` of episode index `ep` on (continuing into random episodes if needed)."
-        out = self._alloc(1); self._fill(out, 0, ep, start)
-        return {k: v[0] for k, v in out.items()}
-
-    def sample(self) -> dict:
-        "A batch: dict of arrays with leading dims (B, L)."
-        g = self.rng.integers(0, self.total, self.B)
-        eps = np.searchsorted(self.starts, g, side='right') - 1
-        out = self._alloc(self.B)
-        for b, (i, s) in enumerate(zip(eps, g - self.starts[eps])): self._fill(out, b, int(i), int(s))
-        return out
-
-    def state_dict(self) -> dict: return {'rng': self.rng.bit_generator.state}
-    def load_state_dict(self, state: dict): self.rng.bit_generator.state = state['rng']
-
-    def __iter__(self) -> Iterator[dict]: return self
-    def __next__(self) -> dict: return self.sample()

@@ -4,6 +4,7 @@
 
 # %% ../nbs/01b_envs.ipynb #c003
 from __future__ import annotations
+import importlib
 import math
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -21,11 +22,11 @@ from .bev import BEVRenderer, box_corners, to_ego_frame
 # %% auto #0
 __all__ = ['ACC', 'STEER', 'CONT_LOW', 'CONT_HIGH', 'MAX_STEER', 'V_DES', 'WAYPOINT_SPACING', 'LANE_PENALTY_M', 'OUT_OF_LANE_M',
            'OFF_ROUTE_M', 'R_WAYPOINT', 'R_COLLISION', 'R_LANE', 'R_ARRIVE', 'C_COLLISION', 'N_NEAR', 'NEAR_M',
-           'STUCK_S', 'EGO_LENGTH', 'EGO_WIDTH', 'DENSE_FILL', 'BUILDERS', 'decode_action', 'Route', 'lane_points',
-           'blend', 'NPC', 'FastRoad', 'intent_path', 'spawn', 'Scene', 'traffic_identity', 'build_four_lane',
-           'add_intersection', 'build_turn', 'build_grid_network', 'build_navigation', 'build_roundabout',
-           'build_lane_merge', 'build_overtake', 'cardreamer_reward', 'safety_cost', 'rects_overlap', 'DrivingEnv',
-           'make_task']
+           'STUCK_S', 'EGO_LENGTH', 'EGO_WIDTH', 'DENSE_FILL', 'BUILDERS', 'BACKENDS', 'decode_action', 'Route',
+           'lane_points', 'blend', 'NPC', 'FastRoad', 'intent_path', 'spawn', 'Scene', 'traffic_identity',
+           'build_four_lane', 'add_intersection', 'build_turn', 'build_grid_network', 'build_navigation',
+           'build_roundabout', 'build_lane_merge', 'build_overtake', 'cardreamer_reward', 'safety_cost',
+           'rects_overlap', 'DrivingEnv', 'make_task', 'register_backend', 'backend_class']
 
 # %% ../nbs/01b_envs.ipynb #c006
 ACC = (-2.0, 0.0, 2.0)                       # m/s², CarDreamer: acc = ACC[a // 5]
@@ -767,10 +768,22 @@ def make_task(name_or_cfg: str | EnvConfig = 'four_lane', render_mode: str | Non
         raise ConfigError(f"task given twice ('{name_or_cfg}' and task='{overrides['task']}'); give it once")
     d.update(overrides)
     cfg = from_dict(EnvConfig, d, prefix='env.')
-    if cfg.backend == 'carla':                       # imported here: the CARLA backend needs the `carla` package
-        from vlsafe.carla_env import CarlaDrivingEnv
-        return CarlaDrivingEnv(cfg, render_mode=render_mode)
-    return DrivingEnv(cfg, render_mode=render_mode)
+    return backend_class(cfg.backend)(cfg, render_mode=render_mode)
+
+# The simulators behind `make_task`, each named by where its env class lives, as gym's registry names entry points:
+# a backend is imported only when a task asks for it (CARLA's needs the `carla` package), and the backends build on
+# this module, never the other way round. `register_backend` adds one.
+BACKENDS = {'highway': 'vlsafe.envs:DrivingEnv', 'carla': 'vlsafe.carla_env:CarlaDrivingEnv'}
+
+def register_backend(name: str, entry_point: str):
+    "Make `make_task(..., backend=name)` build the env class at `entry_point` ('module:Class')."
+    BACKENDS[name] = entry_point
+
+def backend_class(name: str):
+    "The env class of backend `name`, imported on first use."
+    if name not in BACKENDS: raise ConfigError(f"unknown env backend '{name}'; choose one of {list(BACKENDS)}")
+    module, cls = BACKENDS[name].split(':')
+    return getattr(importlib.import_module(module), cls)
 
 def _gym_entry(task: str, **kw):
     return make_task(task, **kw)

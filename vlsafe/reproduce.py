@@ -4,29 +4,27 @@
 
 # %% ../nbs/08_reproduce.ipynb #c002
 from __future__ import annotations
-import dataclasses, json, math, os, threading, time
+import json, os, threading, time
 from pathlib import Path
 from typing import Any
-import numpy as np, pandas as pd
-from .config import Config, AgentConfig, get_config, stable_hash, ConfigError, TASKS, from_dict, to_dict
-from .methods import REGISTRY, TABLE_ORDER, WM_AGENT, OFFLINE, ONLINE, REFERENCE, is_a, paper_name
+import pandas as pd
+from concurrent.futures import ThreadPoolExecutor
+from tqdm.auto import tqdm
+from .config import Config, AgentConfig, get_config, with_overrides, ConfigError, TASKS, from_dict, to_dict, _nest
+from .methods import REGISTRY, WM_AGENT, OFFLINE, ONLINE, REFERENCE, is_a
 # the registry's derived lists, importable from here as before
 from .methods import WM_METHODS, ABLATIONS, BASELINES, METHODS, PAPER_NAMES, REFERENCE_METHODS
-from .store import (Store, atomic_write_text, atomic_write_json, atomic_path, code_versions, pin_home,
-                          require_committed_tree, CODE_VERSIONS)
+from .store import (Store, atomic_write_json, atomic_path, code_versions, pin_home, require_committed_tree,
+                          CODE_VERSIONS)
 from .evaluate import result_hash, result_stages, expected_label_source
 
 # %% auto #0
 __all__ = ['TASK_NAMES', 'PAPER_COLUMNS', 'PAPER_TASKS', 'DENSITIES', 'BETAS', 'DATA_FRACTIONS', 'SWEEPS', 'SEED_KEYS',
-           'PAIRED_METRICS', 'PAIRED_NOTE', 'CLIP_PARAMS', 'VARIANT_AXES', 'CURVE_COLUMNS', 'CURVE_FILES',
-           'QUALITY_FILE', 'QUALITY_HORIZON', 'paper_table', 'cell_config', 'run_dir', 'run_stages',
+           'CURVE_COLUMNS', 'CURVE_FILES', 'QUALITY_FILE', 'paper_table', 'cell_config', 'run_dir', 'run_stages',
            'run_baseline_stages', 'artifacts_present', 'run_cell', 'plan', 'share_cores', 'cell_chains',
            'experiments_dir', 'cell_out_dir', 'cell_done', 'run_notebook', 'cell_name', 'cell_failure', 'SweepError',
-           'reproduce', 'collect_runs', 'PoolingError', 'pool_differences', 'provenance_note', 'paired_bootstrap',
-           'paired_differences', 'to_markdown', 'to_latex', 'plot_return_cost', 'clip_params', 'plot_scaling',
-           'plot_variants', 'on_common_seeds', 'plot_beta', 'aggregate', 'cell_staleness', 'stale_cells',
-           'save_training_logs', 'cell_training_logs', 'training_entries', 'wm_quality_table', 'plot_learning_curves',
-           'plot_wm_quality', 'plot_weights', 'training_figures']
+           'reproduce', 'collect_runs', 'run_seed', 'pool_differences', 'cell_staleness', 'cells_by_dir', 'stale_cells',
+           'save_training_logs', 'cell_training_logs']
 
 # %% ../nbs/08_reproduce.ipynb #c005
 TASK_NAMES = {'four_lane': 'Four Lane', 'left_turn': 'Left Turn', 'right_turn': 'Right Turn', 'navigation': 'Navigation',
@@ -77,8 +75,7 @@ def run_stages(cfg: Config, store: Store | None = None, progress: bool = True) -
     if cfg.label.scorer == 'clip' and cfg.label.model.startswith('bev-clip-') and not cfg.label.checkpoint:
         # a BEV-CLIP is trained here on the cell's own dataset (nbs/03a_vlm.ipynb), then loaded like any CLIP weights
         from vlsafe.vlm import bev_clip_label_overrides
-        ov = bev_clip_label_overrides(cfg, ids['dataset'], store, progress)
-        cfg = dataclasses.replace(cfg, label=dataclasses.replace(cfg.label, **{k.split('.')[1]: v for k, v in ov.items()}))
+        cfg = with_overrides(cfg, bev_clip_label_overrides(cfg, ids['dataset'], store, progress))
     ids['labels'] = label_dataset(cfg, ids['dataset'], store, progress=progress)
     ids['world_model'] = train_world_model(cfg, ids['dataset'], ids['labels'], store, progress=progress)
     ids['agent'] = train_agent(cfg, ids['world_model'], ids['dataset'], ids['labels'], store, progress=progress)
@@ -142,7 +139,6 @@ def run_cell(cfg: Config, method: str, out_dir: str | os.PathLike, store: Store 
 
 def _same_config(old: dict, method: str, h: str) -> bool:
     "Whether a finished run's config, hashed with today's code versions and label source, gives hash `h`."
-    from vlsafe.config import from_dict
     try: return result_hash(from_dict(Config, old['config']), method) == h
     except Exception: return False   # a config this code cannot read is another config
 
@@ -294,26 +290,26 @@ def cell_failure(cell: dict, e: BaseException) -> dict:
     return dict(cell=cell_name(cell), error=f'{name}: {lines[-1]}' if lines else name, notebook=getattr(e, 'notebook', ''))
 
 class SweepError(RuntimeError):
-    "Some cells of a sweep failed; the others ran and were aggregated. `failures`: one dict per failed cell."
-    def __init__(self, failures: list[dict], table=None):
-        self.failures, self.table = failures, table
+    "Some cells of a sweep failed; the others ran. `failures`: one dict per failed cell; `cells`: the sweep's plan."
+    def __init__(self, failures: list[dict], cells: list[dict] | None = None):
+        self.failures, self.cells = failures, cells
         super().__init__(f'{len(failures)} cell(s) failed:\n' + '\n'.join(
             f"  {f['cell']}: {f['error']}" + (f"\n    executed notebook: {f['notebook']}" if f['notebook'] else '')
             for f in failures))
 
 def reproduce(experiment: str = 'table1', profile: str = 'small', tasks=None, methods=None, seeds=None,
-              scorer: str = 'clip', results='results', figures='figures', backend: str = 'local',
+              scorer: str = 'clip', results='results', backend: str = 'local',
               papermill: bool = True, progress: bool = True, rebuild_missing: bool = False,
               overrides: dict | None = None, fail_fast: bool = False, jobs: int = 1, variants=None,
-              allow_dirty: bool = False, force: bool = False) -> pd.DataFrame:
-    """Run every missing cell of `experiment`, then aggregate. Returns the aggregated table. With `rebuild_missing`,
+              allow_dirty: bool = False, force: bool = False) -> list[dict]:
+    """Run every missing cell of `experiment`. Returns the sweep's planned cells, which `vlsafe.tables.aggregate`
+    pools (rows not yet run are marked). With `rebuild_missing`,
     a cell whose results exist but whose artifacts are not in this machine's store runs again (same config, so
     the same numbers up to the determinism of the stages). A failing cell does not stop the sweep: the others run,
-    the finished ones are aggregated, and a `SweepError` then lists each failure (`fail_fast`: stop at the first).
+    and a `SweepError` then lists each failure (`fail_fast`: stop at the first).
     Into a checkout's committed `results/`, only from a committed tree (`allow_dirty` overrides). A cell whose
     finished result was made for another config is refused, unless `force` (regenerating it on purpose: the old
     result is replaced, and git still holds a committed one)."""
-    from tqdm.auto import tqdm
     if jobs < 1: raise ConfigError(f'jobs must be at least 1, got {jobs}')
     require_committed_tree(results, allow_dirty)
     if jobs > 1 and (backend != 'local' or not papermill):
@@ -322,7 +318,7 @@ def reproduce(experiment: str = 'table1', profile: str = 'small', tasks=None, me
     ov = share_cores(dict(overrides or {}), jobs)
     # absolute before any cell starts: papermill changes the process's working directory while it runs a notebook,
     # so with jobs > 1 a relative path would resolve against nbs/experiments in the other jobs' threads
-    results, figures = Path(results).resolve(), Path(figures).resolve()
+    results = Path(results).resolve()
     home = pin_home(ov.get('run.home') or None)   # one absolute store for this process, its kernels and workers
     if ov.get('run.home'): ov['run.home'] = str(home)
     cells = [dict(c, rebuild_missing=rebuild_missing) for c in plan(experiment, profile, tasks, methods, seeds, scorer, ov, variants)]
@@ -348,7 +344,6 @@ def reproduce(experiment: str = 'table1', profile: str = 'small', tasks=None, me
             try: ray.get(ref)
             except Exception as e: failed(c, e)
     elif backend == 'local' and jobs > 1:
-        from concurrent.futures import ThreadPoolExecutor
         lock, stop = threading.Lock(), threading.Event()
         bar = tqdm(total=len(todo), desc=f'{experiment} ({jobs} jobs)', unit='cell', disable=not progress)
         def chain(cs):
@@ -370,14 +365,12 @@ def reproduce(experiment: str = 'table1', profile: str = 'small', tasks=None, me
             except Exception as e: failed(c, e)
     else: raise ConfigError(f"unknown backend '{backend}'; use 'local' or 'ray'")
     record = Path(results) / experiment / profile / 'failures.json'   # this sweep's failures, kept until a clean one
-    if failures: atomic_write_json(record, failures)
-    else: record.unlink(missing_ok=True); return aggregate(experiment, profile, results, figures, cells=cells)
-    try: table = aggregate(experiment, profile, results, figures, cells=cells)
-    except FileNotFoundError: table = None   # no cell has finished yet
-    raise SweepError(failures, table)
+    if failures: atomic_write_json(record, failures); raise SweepError(failures, cells)
+    record.unlink(missing_ok=True)
+    return cells
 
 
-# %% ../nbs/08_reproduce.ipynb #c017
+# %% ../nbs/08_reproduce.ipynb #s001
 def collect_runs(experiment: str, profile: str, results='results') -> list[dict]:
     "Every run's metrics.json under results/<experiment>/<profile>/, with its folder as `_dir`."
     runs = []
@@ -385,8 +378,9 @@ def collect_runs(experiment: str, profile: str, results='results') -> list[dict]
         r = json.loads(p.read_text()); r['_dir'] = str(p.parent); runs.append(r)
     return runs
 
-class PoolingError(ValueError):
-    "Runs filed under one table row whose configs differ in more than the seed."
+def run_seed(r: dict) -> int:
+    "A finished run's training seed, from its folder's name (`seed<k>`)."
+    return int(Path(r['_dir']).name.removeprefix('seed'))
 
 SEED_KEYS = ('wm.seed', 'agent.seed', 'baseline.seed')
 
@@ -401,7 +395,6 @@ def pool_differences(a: dict, b: dict) -> list[str]:
     """What, besides the seed, differs between runs `a` and `b` (metrics.json dicts of one method) in a way that
     changes the result: config keys (judged by `result_hash` itself, so a key this method never reads does not
     count), the labels' scorer, the stages' code versions."""
-    from vlsafe.config import from_dict, _nest
     fa, fb = _flat(a['config']), _flat(b['config'])
     keys = sorted(k for k in fa.keys() | fb.keys() if k not in SEED_KEYS and fa.get(k) != fb.get(k))
     try:
@@ -416,428 +409,6 @@ def pool_differences(a: dict, b: dict) -> list[str]:
         keys.append(f"code versions ({a.get('code_versions')} vs {b.get('code_versions')})")
     return keys
 
-def _seed(r: dict) -> int: return int(Path(r['_dir']).name.removeprefix('seed'))
-
-def _episodes(r: dict) -> pd.DataFrame: return pd.read_csv(Path(r['_dir']) / 'episodes.csv')
-
-def _groups(runs: list[dict]) -> dict[tuple, list]:
-    "Runs by table row (task, results folder name = method[@variant]), in seed order; refuses to pool unlike runs."
-    groups: dict[tuple, list] = {}
-    for r in runs: groups.setdefault((r['task'], Path(r['_dir']).parent.name), []).append(r)
-    for key, rs in groups.items():
-        rs.sort(key=_seed)
-        for r in rs[1:]:
-            diff = pool_differences(rs[0], r)
-            if diff:
-                raise PoolingError(f"{Path(r['_dir']).parent}: seed{_seed(rs[0])} and seed{_seed(r)} differ in "
-                                   f"{', '.join(diff)}, not only in the seed, so they cannot be pooled into one row. "
-                                   f"Rerun the odd one with the others' config, or move it to a variant folder "
-                                   f"(<method>@<name>)")
-    return groups
-
-def _scorers(rs: list[dict]) -> list[str]:
-    "The safety scorers that labelled runs `rs`, as `kind:model` (a baseline or reference row: none)."
-    return sorted({'none (no labels)' if not r.get('scorer') else r['scorer'].get('kind', '?')
-                   + (':' + r['scorer']['model'] if r['scorer'].get('model') else '') for r in rs})
-
-def _row(task: str, name: str, rs: list[dict]) -> dict:
-    """One table row: each seed's mean over its evaluation scenarios, then mean ± SEM over those per-seed means
-    (seeds are the independent replicates; a seed's scenarios are shared by every method and seed). The per-seed
-    means stay in the row as JSON, `<metric>_per_seed`."""
-    from vlsafe.evaluate import summarize, METRICS
-    seeds = [_seed(r) for r in rs]
-    eps = [_episodes(r) for r in rs]
-    per = [summarize(e) for e in eps]
-    scorers = _scorers(rs)
-    row = dict(task=task, method=name, seeds=len(rs), seed_ids=','.join(map(str, seeds)),
-               episodes=int(sum(len(e) for e in eps)), scorer=', '.join(scorers), status='done')
-    for m in METRICS:
-        v = np.array([p[m]['mean'] for p in per], float); f = v[~np.isnan(v)]
-        row[m] = float(f.mean()) if len(f) else float('nan')
-        row[m + '_sem'] = float(f.std(ddof=1) / math.sqrt(len(f))) if len(f) > 1 else float('nan')
-        row[m + '_per_seed'] = json.dumps({str(s): (None if math.isnan(x) else round(float(x), 6)) for s, x in zip(seeds, v)})
-    return row
-
-def _pool(runs: list[dict], cells: list[dict] | None = None) -> pd.DataFrame:
-    """One row per (task, method[@variant]): mean ± SEM over training seeds. With the planned `cells`, a row that
-    has no finished run yet is kept and marked `not run`, one with some of its seeds `k/n seeds`."""
-    groups = _groups(runs)
-    rows = [_row(task, name, rs) for (task, name), rs in groups.items()]
-    want: dict[tuple, set] = {}
-    for c in cells or []:
-        want.setdefault((c['task'], c['method'] + (f"@{c['variant']}" if c.get('variant') else '')), set()).add(int(c['seed']))
-    by_key = {(r['task'], r['method']): r for r in rows}
-    for key, seeds in want.items():
-        if key not in by_key:
-            rows.append(dict(task=key[0], method=key[1], seeds=0, seed_ids='', episodes=0, scorer='', status='not run'))
-        else:
-            have = {int(s) for s in by_key[key]['seed_ids'].split(',')}
-            if not seeds <= have: by_key[key]['status'] = f'{len(seeds & have)}/{len(seeds)} seeds'
-    return pd.DataFrame(rows)
-
-def _mark_provenance(table: pd.DataFrame, groups: dict[tuple, list], by_dir: dict[str, dict]) -> pd.DataFrame:
-    """Per row, how many of its seeds are stale (`cell_staleness`: the current code would compute them otherwise),
-    and why, and how many were made from a tree with uncommitted code changes."""
-    stale, dirty, why = [], [], []
-    for t, m in zip(table['task'], table['method']):
-        rs = groups.get((t, m), [])
-        w = [cell_staleness(r, by_dir.get(str(Path(r['_dir']).resolve()))) for r in rs]
-        stale.append(sum(map(bool, w))); why.append('; '.join(sorted({x for v in w for x in v})))
-        dirty.append(sum(str(r.get('git_commit', '')).endswith('+dirty') for r in rs))
-    return table.assign(stale_seeds=stale, dirty_seeds=dirty, stale_why=why)
-
-def _marks(r) -> str:
-    "† some seeds are stale, ‡ some were made from a tree with uncommitted code changes (see `provenance_note`)."
-    return ('†' if r.get('stale_seeds', 0) > 0 else '') + ('‡' if r.get('dirty_seeds', 0) > 0 else '')
-
-def provenance_note(table: pd.DataFrame) -> str:
-    "The footnote for the marks a table uses ('' when it uses none)."
-    notes = []
-    if (table.get('stale_seeds', pd.Series(dtype=int)) > 0).any():
-        notes.append('† stale: the current code would compute some of its seeds differently (`vlsafe status` says why)')
-    if (table.get('dirty_seeds', pd.Series(dtype=int)) > 0).any():
-        notes.append('‡ some of its seeds were made from a tree with uncommitted code changes (commit unknown)')
-    return '; '.join(notes) + '.' if notes else ''
-
-PAIRED_METRICS = {'collision_rate': 'collided', 'cost': 'cost', 'return': 'return'}
-
-def paired_bootstrap(d, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
-    "Mean of the paired differences `d` and its 95% percentile-bootstrap CI (resampling the pairs)."
-    d = np.asarray(d, float); rng = np.random.default_rng(seed)
-    means = d[rng.integers(0, len(d), (n_boot, len(d)))].mean(1)
-    return float(d.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
-
-def paired_differences(groups: dict[tuple, list], base: str = 'vlsafe', n_boot: int = 2000) -> pd.DataFrame:
-    """`base` minus every other row of its task and variant (`vlsafe@density2` against `bc@density2`) on collision
-    rate, cost and return, paired by scenario. A `base` that names a variant (`vlsafe@b1-2_b2-2`) is instead compared
-    with every other row of its task, whatever their variant: the grid points of `beta` against the default.
-
-    Each scenario (evaluation seed) is met by every method and training seed, so the unit both sides share is the
-    scenario: a method's value on a scenario is its mean over training seeds there, the difference is taken per
-    scenario, and the bootstrap resamples scenarios (2000 resamples, percentile interval). The interval thus
-    describes how the gap varies over traffic situations for these trained seeds; the spread between training
-    seeds is the table's SEM (three seeds are too few to resample). Two trained rows are compared on the training
-    seeds both have (a sweep still running compares like with like); a reference row, one deterministic run that
-    stands for every seed, is compared with all of the base's seeds."""
-    out = []
-    variant = lambda name: name[len(name.split('@')[0]):]
-    exact = '@' in base
-    for (task, name), rs in groups.items():
-        if (name != base) if exact else (name.split('@')[0] != base): continue
-        for (t2, other), rs2 in groups.items():
-            if t2 != task or other == name: continue
-            if not exact and (other.split('@')[0] == base or variant(other) != variant(name)): continue
-            mine = rs
-            if not is_a(other, REFERENCE):
-                both = {_seed(r) for r in rs} & {_seed(r) for r in rs2}
-                mine, rs2 = [r for r in rs if _seed(r) in both], [r for r in rs2 if _seed(r) in both]
-                if not mine: continue
-            a = pd.concat([_episodes(r) for r in mine]).groupby('seed')[list(PAIRED_METRICS.values())].mean()
-            b = pd.concat([_episodes(r) for r in rs2]).groupby('seed')[list(PAIRED_METRICS.values())].mean()
-            common = a.index.intersection(b.index)
-            if len(common) < 2: continue
-            for m, col in PAIRED_METRICS.items():
-                diff, lo, hi = paired_bootstrap(a.loc[common, col].to_numpy() - b.loc[common, col].to_numpy(), n_boot)
-                out.append(dict(task=task, method=other, comparison=f'{name} − {other}', metric=m, diff=diff,
-                                ci_low=lo, ci_high=hi, scenarios=len(common), seeds_base=len(mine), seeds_other=len(rs2)))
-    return pd.DataFrame(out, columns=['task', 'method', 'comparison', 'metric', 'diff', 'ci_low', 'ci_high', 'scenarios',
-                                      'seeds_base', 'seeds_other'])
-
-PAIRED_NOTE = ('paired by scenario (evaluation seed; each scenario averaged over training seeds first); 95% percentile '
-               'bootstrap CI over scenarios, 2000 resamples')
-
-def _fmt(m, s):
-    if m is None or (isinstance(m, float) and math.isnan(m)): return 'n/a'
-    return f'{m:.2f}' if s is None or (isinstance(s, float) and math.isnan(s)) else f'{m:.2f} ± {s:.2f}'
-
-def _cells(r, m) -> str:
-    if r.get('status') == 'not run': return '—'
-    c = _fmt(r[m], r[m + '_sem'])
-    p = r.get('paper_' + m)
-    if p is not None and not (isinstance(p, float) and math.isnan(p)): c += f' [{p:g}]'
-    return c
-
-def _seeds(r) -> str:
-    return 'not yet run' if r.get('status') == 'not run' else (r['status'] if r.get('status') != 'done' else str(r['seeds']))
-
-def _ci(d: pd.DataFrame, task, method, metric) -> str:
-    x = d[(d['task'] == task) & (d['method'] == method) & (d['metric'] == metric)]
-    if x.empty: return 'n/a'
-    x = x.iloc[0]
-    return f"{x['diff']:+.2f} [{x['ci_low']:+.2f}, {x['ci_high']:+.2f}]"
-
-def to_markdown(table: pd.DataFrame, caption: str, paired: pd.DataFrame | None = None, base_label: str = 'VL-SAFE') -> str:
-    "Our numbers (mean ± SEM) with the paper's beside them in brackets; under it, the paired CIs of `base_label`'s gaps."
-    from vlsafe.evaluate import METRICS, LABELS
-    head = '| task | method | seeds | ' + ' | '.join(LABELS[m] for m in METRICS) + ' |'
-    lines = [f'**{caption}**', '', head, '|' + '---|' * (len(METRICS) + 3)]
-    for _, r in table.iterrows():
-        lines.append(f"| {TASK_NAMES.get(r['task'], r['task'])} | {r['method']}{_marks(r)} | {_seeds(r)} | "
-                     + ' | '.join(_cells(r, m) for m in METRICS) + ' |')
-    if provenance_note(table): lines += ['', provenance_note(table)]
-    if paired is not None and len(paired):
-        lines += ['', f'{base_label} minus each method: mean difference [95% CI], {PAIRED_NOTE}.', '',
-                  f'| task | {base_label} − method | Δ collision rate | Δ cost | Δ return | scenarios |', '|---|---|---|---|---|---|']
-        for (task, method), x in paired.groupby(['task', 'method'], sort=False):
-            lines.append(f"| {TASK_NAMES.get(task, task)} | {method} | " + ' | '.join(_ci(paired, task, method, m) for m in PAIRED_METRICS)
-                         + f" | {int(x['scenarios'].iloc[0])} |")
-    return '\n'.join(lines) + '\n'
-
-def _tex(s: str) -> str:
-    "Plain text -> LaTeX text (the characters our names and captions use)."
-    for a, b in (('\\', r'\textbackslash{}'), ('&', r'\&'), ('%', r'\%'), ('_', r'\_'), ('#', r'\#'), ('±', r'$\pm$'),
-                 ('↑', r'$\uparrow$'), ('↓', r'$\downarrow$'), ('×', r'$\times$'), ('−', '$-$'), ('Δ', r'$\Delta$'),
-                 ('—', '---'), ('[', '{[}'), (']', '{]}'), ('†', r'\textsuperscript{\dag}'), ('‡', r'\textsuperscript{\ddag}')):
-        s = s.replace(a, b)
-    return s
-
-def to_latex(table: pd.DataFrame, caption: str, label: str = 'tab:results', paired: pd.DataFrame | None = None,
-             base_label: str = 'VL-SAFE') -> str:
-    """The same table for a paper: booktabs, one row per (task, method), our mean ± SEM with the paper's value in
-    brackets, task names once per block; the paired CIs in a second table under it."""
-    from vlsafe.evaluate import METRICS, LABELS
-    lines = [r'\begin{table*}[t]', r'\centering', r'\scriptsize', r'\setlength{\tabcolsep}{3pt}',
-             r'\begin{tabular}{ll' + 'c' * len(METRICS) + '}', r'\toprule',
-             'Task & Method & ' + ' & '.join(_tex(LABELS[m]) for m in METRICS) + r' \\', r'\midrule']
-    last = None
-    for _, r in table.iterrows():
-        if last is not None and r['task'] != last: lines.append(r'\midrule')
-        task = _tex(TASK_NAMES.get(r['task'], r['task'])) if r['task'] != last else ''
-        cells = ([r'\multicolumn{' + str(len(METRICS)) + r'}{c}{not yet run}'] if r.get('status') == 'not run'
-                 else [_tex(_cells(r, m)) for m in METRICS])
-        lines.append(f"{task} & {_tex(paper_name(r['method']) + _marks(r))}{'' if r.get('status') in ('done', 'not run') else ' (' + _tex(r['status']) + ')'} & "
-                     + ' & '.join(cells) + r' \\')
-        last = r['task']
-    lines += [r'\bottomrule', r'\end{tabular}', r'\caption{' + _tex(' '.join(filter(None, (caption, provenance_note(table)))))
-              + '}', r'\label{' + label + '}',
-              r'\end{table*}']
-    if paired is not None and len(paired):
-        lines += [r'\begin{table}[t]', r'\centering', r'\scriptsize', r'\begin{tabular}{llccc}', r'\toprule',
-                  'Task & ' + _tex(base_label) + r' $-$ & $\Delta$ CR & $\Delta$ Cost & $\Delta$ Return \\', r'\midrule']
-        for (task, method), _ in paired.groupby(['task', 'method'], sort=False):
-            lines.append(f"{_tex(TASK_NAMES.get(task, task))} & {_tex(paper_name(method))} & "
-                         + ' & '.join(_tex(_ci(paired, task, method, m)) for m in PAIRED_METRICS) + r' \\')
-        lines += [r'\bottomrule', r'\end{tabular}', r'\caption{' + _tex(f'{base_label} minus each method: mean difference '
-                  f'[95% CI], {PAIRED_NOTE}.') + '}', r'\label{' + label + '-paired}', r'\end{table}']
-    return '\n'.join(lines) + '\n'
-
-def plot_return_cost(table: pd.DataFrame, path, title: str):
-    """Return vs cost per method with SEM error bars, one panel per task; the paper's points as hollow squares in the
-    same colour. One colour per method in every panel, one legend beside the panels."""
-    import matplotlib; import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-    tasks = list(dict.fromkeys(table['task']))
-    methods = list(dict.fromkeys(table['method']))
-    colors = _colors(methods)
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks) + 2.2, 4.2), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
-        for _, r in table[table['task'] == task].iterrows():
-            c = colors[r['method']]
-            ax.errorbar(r['cost'], r['return'], xerr=r['cost_sem'], yerr=r['return_sem'], fmt='o', color=c, capsize=3)
-            if not math.isnan(r.get('paper_return', float('nan'))):
-                ax.scatter(r['paper_cost'], r['paper_return'], facecolors='none', edgecolors=c, marker='s', s=60)
-        ax.set_xlabel('episode cost (sum of per-step costs)'); ax.set_ylabel('episode return')
-        ax.set_title(TASK_NAMES.get(task, task)); ax.grid(alpha=.3)
-    handles = [Line2D([], [], color=colors[m], marker='o', ls='', label=paper_name(m)) for m in methods]
-    handles += [Line2D([], [], color='k', marker='o', ls='', label='ours (mean ± SEM)'),
-                Line2D([], [], color='k', marker='s', mfc='none', ls='', label="paper's Table I")]
-    fig.legend(handles=handles, loc='center right', fontsize=7, frameon=False)
-    import textwrap
-    fig.suptitle(textwrap.fill(title, 40 * len(tasks) + 20), fontsize=8)
-    fig.tight_layout(rect=(0, 0, 1 - 2.0 / (4.5 * len(tasks) + 2.2), 1))
-    return _save(fig, path, dpi=120)
-
-# Parameters of the whole CLIP model (image and text towers), counted from open_clip 3.3.0's model configs on the
-# meta device (no weights needed; the notebook re-counts ViT-B-32). The image tower alone: 88M, 304M, 632M, 1845M.
-CLIP_PARAMS = {'ViT-B-32': 151.28e6, 'ViT-L-14': 427.62e6, 'ViT-H-14': 986.11e6, 'ViT-bigG-14': 2539.57e6}
-
-def clip_params(model: str) -> int:
-    "Parameter count of open_clip model `model` (e.g. 'ViT-B-32-quickgelu', 'bev-clip-xs'), from its config alone."
-    import torch
-    from vlsafe.label import register_local_model
-    register_local_model(model)   # vlsafe's own configs (BEV-CLIP) are known to open_clip once registered
-    from open_clip.factory import get_model_config
-    from open_clip.model import CLIP
-    with torch.device('meta'): m = CLIP(**get_model_config(model))
-    return sum(p.numel() for p in m.parameters())
-
-def plot_scaling(table: pd.DataFrame, path, title: str):
-    """Return, cost and collision rate (mean ± SEM) against CLIP size for the rows `<method>@<CLIP preset>` (the
-    CLIP-scaling ablation), one line per task and method. Returns None when the table has no such rows."""
-    import matplotlib; import matplotlib.pyplot as plt
-    preset = table['method'].str.split('@').str[1]
-    keep = preset.isin(list(CLIP_PARAMS)) | preset.fillna('').astype(str).str.startswith('bev-clip-')
-    if not keep.any(): return None
-    rows = table[keep].assign(preset=preset[keep], base=table['method'][keep].str.split('@').str[0])
-    params = {p: CLIP_PARAMS.get(p) or clip_params(p) for p in rows['preset'].unique()}   # BEV-CLIPs: counted here
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.9))
-    for ax, (m, label) in zip(axes, [('return', 'episode return'), ('cost', 'episode cost'),
-                                     ('collision_rate', 'collision rate (share of episodes)')]):
-        for (task, base), t in rows.groupby(['task', 'base']):
-            t = t.assign(x=t['preset'].map(params) / 1e6).sort_values('x')
-            ax.errorbar(t['x'], t[m], yerr=t[m + '_sem'], fmt='o-', capsize=3,
-                        label=f"{TASK_NAMES.get(task, task)}, {paper_name(base)}")
-            for x, y, n in zip(t['x'], t[m], t['seeds']):   # a point of one seed has no SEM bar: say so on it
-                ax.annotate(f'n={int(n)}', (x, y), textcoords='offset points', xytext=(4, 4), fontsize=7)
-        ax.set_xscale('log'); ax.set_xlabel('CLIP parameters (millions, log scale)'); ax.set_ylabel(label)
-        ticks = sorted((v / 1e6, k) for k, v in params.items())
-        ax.set_xticks([x for x, _ in ticks], [f'{k}\n{x:.3g}M' for x, k in ticks], fontsize=7)
-        ax.minorticks_off(); ax.grid(alpha=.3)
-    axes[0].legend(fontsize=7)
-    import textwrap
-    fig.suptitle(textwrap.fill(title, 150), fontsize=8); fig.tight_layout()
-    return _save(fig, path, dpi=120)
-
-# a numeric variant of an experiment, read from its folder name: (kind, x-axis label, pattern)
-VARIANT_AXES = (('density', "evaluation traffic density (× the dataset's)", r'density([\d.]+)'),
-                ('data', 'share of the dataset used for training (%)', r'data(\d+)'))
-
-def _variant_x(variant) -> tuple[str | None, float]:
-    import re
-    for kind, _, pat in VARIANT_AXES:
-        m = re.fullmatch(pat, str(variant))
-        if m: return kind, float(m.group(1))
-    return None, float('nan')
-
-def _seed_range(n) -> str: return f'{int(n.min())}' if n.min() == n.max() else f'{int(n.min())}–{int(n.max())}'
-
-def plot_variants(table: pd.DataFrame, path, title: str):
-    """Return and collision rate against a numeric variant, one line per task and method: the evaluation traffic
-    density of `generalization` (rows `<method>@density<d>`) or the dataset share of `data_size` (`<method>@data<pct>`).
-    Bars are ± SEM over training seeds; a reference row is one deterministic run and has none. Returns None when the
-    table has no such rows."""
-    import matplotlib; import matplotlib.pyplot as plt, textwrap
-    var = table['method'].str.split('@').str[1]
-    parsed = [(_variant_x(v) if isinstance(v, str) else (None, float('nan'))) for v in var]
-    kinds = [k for k, _ in parsed]
-    if not any(kinds): return None
-    kind = next(k for k in kinds if k)
-    keep = np.array([k == kind for k in kinds])
-    rows = table[keep].assign(x=[x for (k, x) in parsed if k == kind], base=table['method'][keep].str.split('@').str[0])
-    xlabel = next(l for k, l, _ in VARIANT_AXES if k == kind)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, (m, label) in zip(axes, [('return', 'episode return'), ('collision_rate', 'collision rate (share of episodes)')]):
-        for (task, base), t in rows.groupby(['task', 'base'], sort=False):
-            t = t.sort_values('x'); ref = is_a(base, REFERENCE)
-            ax.errorbar(t['x'], t[m], yerr=np.nan_to_num(t[m + '_sem'].to_numpy(float)), fmt='s--' if ref else 'o-',
-                        capsize=3, alpha=0.6 if ref else 1.0, ms=4,
-                        label=f"{paper_name(base)} ({_seed_range(t['seeds'])} seeds)" if not ref
-                              else f"{paper_name(base)} (reference)")
-        ax.set_xlabel(xlabel); ax.set_ylabel(label); ax.set_xticks(sorted(rows['x'].unique())); ax.grid(alpha=.3)
-    axes[1].legend(fontsize=7, loc='best')
-    fig.suptitle(textwrap.fill(title + ' Bars: ± SEM over training seeds.', 150), fontsize=8); fig.tight_layout()
-    return _save(fig, path)
-
-def on_common_seeds(rows: pd.DataFrame, metrics) -> pd.DataFrame:
-    """`rows` (table rows) with `metrics` and their SEMs recomputed from `<metric>_per_seed` over the training seeds
-    every row has, when some rows have more; unchanged otherwise."""
-    common = set.intersection(*[set(str(s).split(',')) for s in rows['seed_ids']])
-    if not common or all(len(str(s).split(',')) == len(common) for s in rows['seed_ids']): return rows
-    rows = rows.copy()
-    for m in metrics:
-        vals = [[json.loads(p)[s] for s in sorted(common)] for p in rows[m + '_per_seed']]
-        rows[m] = [float(np.mean(v)) for v in vals]
-        rows[m + '_sem'] = [float(np.std(v, ddof=1) / math.sqrt(len(v))) if len(v) > 1 else float('nan') for v in vals]
-    return rows.assign(seeds=len(common), seed_ids=','.join(sorted(common, key=int)))
-
-def plot_beta(table: pd.DataFrame, path, title: str):
-    """Heat maps of return and collision rate over VL-SAFE's (β1, β2) grid (rows `vlsafe@b1-<β1>_b2-<β2>`), each cell
-    annotated with mean ± SEM over training seeds and the profile's defaults outlined. None without such rows."""
-    import matplotlib; import matplotlib.pyplot as plt, re, textwrap
-    pat = re.compile(r'vlsafe@b1-([\d.]+)_b2-([\d.]+)')
-    hit = [pat.fullmatch(str(m)) for m in table['method']]
-    if not any(hit): return None
-    rows = table[[h is not None for h in hit]].assign(b1=[float(h.group(1)) for h in hit if h], b2=[float(h.group(2)) for h in hit if h])
-    rows = on_common_seeds(rows, ('return', 'collision_rate'))   # while the grid is incomplete: like with like
-    b1s, b2s = sorted(rows['b1'].unique()), sorted(rows['b2'].unique())
-    d = _AGENT
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, (m, label, cmap) in zip(axes, [('return', 'episode return', 'viridis'), ('collision_rate', 'collision rate', 'magma_r')]):
-        grid = np.full((len(b2s), len(b1s)), np.nan); sem = grid.copy()
-        for _, r in rows.iterrows():
-            grid[b2s.index(r['b2']), b1s.index(r['b1'])], sem[b2s.index(r['b2']), b1s.index(r['b1'])] = r[m], r[m + '_sem']
-        im = ax.imshow(grid, origin='lower', cmap=cmap, aspect='auto')
-        for i in range(len(b2s)):
-            for j in range(len(b1s)):
-                if not np.isnan(grid[i, j]):
-                    f = '.0f' if m == 'return' else '.2f'
-                    txt = f'{grid[i, j]:{f}}' + ('' if np.isnan(sem[i, j]) else f'\n± {sem[i, j]:{f}}')
-                    ax.text(j, i, txt, ha='center', va='center', fontsize=7,
-                            bbox=dict(boxstyle='round', fc='w', alpha=0.7, lw=0))
-        if d.beta1 in b1s and d.beta2 in b2s:
-            ax.add_patch(plt.Rectangle((b1s.index(d.beta1) - .5, b2s.index(d.beta2) - .5), 1, 1, fill=False, ec='r', lw=2))
-        ax.set_xticks(range(len(b1s)), [f'{b:g}' for b in b1s]); ax.set_yticks(range(len(b2s)), [f'{b:g}' for b in b2s])
-        ax.set_xlabel('β1 (reward-advantage temperature)'); ax.set_ylabel('β2 (cost-advantage temperature)')
-        ax.set_title(f'{label} (red: the default β1 = {d.beta1:g}, β2 = {d.beta2:g})', fontsize=9); fig.colorbar(im, ax=ax)
-    fig.suptitle(textwrap.fill(title + f" Each cell: mean ± SEM over {_seed_range(rows['seeds'])} training seeds.", 150), fontsize=8)
-    fig.tight_layout()
-    return _save(fig, path)
-
-def aggregate(experiment: str, profile: str, results='results', figures='figures', cells: list[dict] | None = None,
-              store: Store | None = None, diagnostics: bool | None = None) -> pd.DataFrame:
-    """Pool all runs of `experiment` at `profile` into results/tables/<experiment>_<profile>.{csv,md,tex}, the paired
-    CIs of VL-SAFE's differences into `<name>_paired.csv` (and under the md/tex tables), and a figure. Rows the plan
-    (`cells`; by default the experiment's plan for the tasks that have runs) has not run yet are marked. The reference
-    rows (expert, behaviour mix, do-nothing) close each task's block. With `diagnostics` (default: for Table I) also
-    the learning curves, world-model quality and weight diagnostics (`training_figures`), reading logs from the
-    results and else from `store` (default: `$VLSAFE_HOME`)."""
-    runs = collect_runs(experiment, profile, results)
-    if not runs: raise FileNotFoundError(f'no runs under {Path(results) / experiment / profile}; run `vlsafe reproduce` first')
-    if cells is None and experiment in SWEEPS:
-        cells = plan(experiment, profile, tasks=sorted({r['task'] for r in runs}, key=TASKS.index))
-    groups = _groups(runs)
-    table = _mark_provenance(_pool(runs, cells), groups, _cells_by_dir(experiment, profile, results) if experiment in SWEEPS else {})
-    # rows in the paper's order: tasks as in TASKS, methods as Table I lists them, ablations and variants after,
-    # the reference rows last
-    planned = {n: i for i, n in enumerate(dict.fromkeys(c['method'] + (f"@{c['variant']}" if c.get('variant') else '')
-                                                        for c in cells or []))}   # variants in the sweep's order
-    def rank(m):
-        b = m.split('@')[0]
-        if is_a(b, REFERENCE): return (2, TABLE_ORDER.index(b), 0, m)
-        return (0, TABLE_ORDER.index(b), planned.get(m, len(planned)), m) if b in REGISTRY else (1, 0, planned.get(m, len(planned)), m)
-    table = table.iloc[sorted(range(len(table)), key=lambda i: (TASKS.index(table['task'].iloc[i])
-                                                                 if table['task'].iloc[i] in TASKS else 99,
-                                                                 rank(table['method'].iloc[i])))].reset_index(drop=True)
-    pt = paper_table()   # the paper's numbers belong to its own setting: rows without a variant (no density shift)
-    for m, col in PAPER_COLUMNS.items():
-        table['paper_' + m] = [float('nan') if '@' in meth else pt[col].get((t, meth), float('nan'))
-                               for t, meth in zip(table['task'], table['method'])]
-    sw = SWEEPS.get(experiment, {})
-    base = sw.get('paired_base', 'vlsafe')
-    base_label = 'VL-SAFE' if base == 'vlsafe' else f'VL-SAFE at the default ({base})'
-    if sw.get('paired_against'):   # another experiment's row, by the same tasks and scenarios, as the base
-        exp2, m2 = sw['paired_against']
-        base = f'{m2}@{exp2}'
-        theirs = _groups([r for r in collect_runs(exp2, profile, results)
-                          if Path(r['_dir']).parent.name == m2 and r['task'] in set(table['task'])])
-        labels = _scorers([r for rs in theirs.values() for r in rs])
-        base_label = f"VL-SAFE of {exp2} ({base}; labels by {', '.join(labels) or 'none'})"
-        groups = {**groups, **{(t, base): rs for (t, _), rs in theirs.items()}}
-    paired = paired_differences(groups, base=base)
-    name = f'{experiment}_{profile}'
-    done = table[table['status'] != 'not run']
-    scorers = ', '.join(sorted(set(done['scorer']) - {'none (no labels)'})) or 'none'
-    if 'none (no labels)' in set(done['scorer']): scorers += ' (world-model agents; the baselines read no labels)'
-    caption = (f'{experiment}, profile {profile}: mean ± SEM over training seeds (each seed: its mean over the '
-               f'evaluation scenarios, the same scenarios for every method); safety labels by {scorers}; '
-               + ("[paper's Table I value]. " if table['paper_return'].notna().any() else '')
-               + f"Episodes of at most {max(r['config']['env']['max_steps'] for r in runs)} steps "
-               f"(paper: 500) on highway-env (paper: CARLA): compare trends, not digits.")
-    tdir = Path(results) / 'tables'; tdir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(tdir / f'{name}.csv') as tmp: table.to_csv(tmp, index=False)
-    with atomic_path(tdir / f'{name}_paired.csv') as tmp: paired.to_csv(tmp, index=False)
-    atomic_write_text(tdir / f'{name}.md', to_markdown(table, caption, paired, base_label))
-    atomic_write_text(tdir / f'{name}.tex', to_latex(table, caption, label=f'tab:{name}', paired=paired, base_label=base_label))
-    plot_return_cost(done, Path(figures) / f'{name}_return_cost.png', caption)
-    plot_scaling(done, Path(figures) / f'{name}_scaling.png', caption)      # only where rows are CLIP variants
-    plot_variants(done, Path(figures) / f'{name}_by_variant.png', caption)   # traffic density, dataset share
-    plot_beta(done, Path(figures) / f'{name}_beta.png', caption)
-    if experiment == 'table1' if diagnostics is None else diagnostics:
-        training_figures(runs, experiment, profile, results, figures, store)
-    return table
-
-
-# %% ../nbs/08_reproduce.ipynb #s001
 def cell_staleness(run: dict, cell: dict | None = None) -> list[str]:
     """Why the current code would compute committed run `run` (a metrics.json dict) differently; [] when current.
     With its planned `cell`, the config is rebuilt as the sweep builds it today (so a changed default counts);
@@ -857,7 +428,7 @@ def cell_staleness(run: dict, cell: dict | None = None) -> list[str]:
     if keys: why.append('config ' + ', '.join(keys))
     return why or ['config hash differs (a traffic-generation version or a field this code adds)']
 
-def _cells_by_dir(experiment: str, profile: str, results) -> dict[str, dict]:
+def cells_by_dir(experiment: str, profile: str, results) -> dict[str, dict]:
     "The sweep's planned cells (every task, method and variant, at the seeds on disk), by their results folder."
     seeds = sorted({int(p.name[4:]) for p in (Path(results) / experiment / profile).glob('*/*/seed*')} | {0, 1, 2})
     return {str(cell_out_dir(c, results).resolve()): c for c in plan(experiment, profile, seeds=seeds)}
@@ -870,7 +441,7 @@ def stale_cells(results='results', experiments=None, profiles=None) -> pd.DataFr
         if experiments and exp_dir.name not in experiments: continue
         for prof_dir in sorted(p for p in exp_dir.iterdir() if p.is_dir()):
             if profiles and prof_dir.name not in profiles: continue
-            by_dir = _cells_by_dir(exp_dir.name, prof_dir.name, results)
+            by_dir = cells_by_dir(exp_dir.name, prof_dir.name, results)
             for r in collect_runs(exp_dir.name, prof_dir.name, results):
                 cell = by_dir.get(str(Path(r['_dir']).resolve()))
                 why = cell_staleness(r, cell)
@@ -888,8 +459,11 @@ CURVE_COLUMNS = {
     'baseline': ('step', 'loss', 'rollout/ep_rew_mean', 'rollout/ep_len_mean'),
     'wm': ('step', 'loss', 'image_loss', 'reward_loss', 'cost_loss', 'safety_loss', 'cont_loss', 'kl'),
 }
+
 CURVE_FILES = {'agent': 'train_curve.csv', 'baseline': 'train_curve.csv', 'wm': 'wm_curve.csv'}
+
 QUALITY_FILE = 'wm_quality.json'
+
 _ARTIFACT_KINDS = (('agent', 'agent'), ('baseline', 'baseline'), ('world_model', 'wm'))   # metrics.json key, store kind
 
 def _store_log(store: Store, kind: str, aid: str) -> pd.DataFrame | None:
@@ -958,299 +532,3 @@ def cell_training_logs(run: dict, store: Store | None = None) -> dict:
                     except OSError: pass
             if q is not None: res['quality'], res['source']['quality'] = q, src
     return res
-
-_FAMILY_LOGS = {WM_AGENT: 'wm_agent', OFFLINE: 'offline', ONLINE: 'online'}   # a reference row trains nothing
-
-def _family(base: str) -> str | None:
-    return _FAMILY_LOGS.get(REGISTRY[base].family) if base in REGISTRY else None
-
-def training_entries(runs: list[dict], store: Store | None = None) -> list[dict]:
-    "One dict per trained run: task, row name, method, seed, family, world-model seed and `cell_training_logs`."
-    store = store or Store(); out = []
-    for r in runs:
-        name = Path(r['_dir']).parent.name; base = name.split('@')[0]
-        if _family(base) is None: continue
-        out.append(dict(task=r['task'], name=name, base=base, seed=_seed(r), family=_family(base),
-                        wm_seed=((r.get('config') or {}).get('wm') or {}).get('seed'), **cell_training_logs(r, store)))
-    return out
-
-# %% ../nbs/08_reproduce.ipynb #d002
-QUALITY_HORIZON = 5   # the gate's horizon (`vlsafe.world_model.quality_gate`)
-
-def _at_horizon(ol: dict, key: str, h: int = QUALITY_HORIZON) -> float:
-    hs, v = list(ol.get('horizons') or []), ol.get(key) or []
-    return float('nan') if h not in hs or hs.index(h) >= len(v) or v[hs.index(h)] is None else float(v[hs.index(h)])
-
-def _num(q: dict, key: str) -> float:
-    v = q.get(key)
-    return float('nan') if v is None else float(v)
-
-def _ci_end(q: dict, key: str, i: int) -> float:
-    "One end of an episode-bootstrap CI (`vlsafe.world_model.auroc_ci`); NaN for a quality file written before it."
-    v = q.get(key)
-    return float('nan') if not v or v[i] is None else float(v[i])
-
-def wm_quality_table(entries: list[dict]) -> pd.DataFrame:
-    """One row per (task, world model) the runs name: its held-out quality (`vlsafe.world_model.wm_quality`) at the
-    gate's horizon, the gate's verdict and reasons, the methods that used it. A world model whose quality is found
-    neither in the results nor in the store keeps its row, with empty scores and `gate` 'unknown'."""
-    rows, seen = [], {}
-    for e in entries:
-        if e['wm_id']: seen.setdefault((e['task'], e['wm_id']), []).append(e)
-    for (task, wm_id), es in seen.items():
-        q = next((e['quality'] for e in es if e['quality'] is not None), None) or {}
-        ol = q.get('open_loop') or {}
-        gate = q.get('gate_ok')
-        rows.append(dict(task=task, wm_id=wm_id, wm_seed=','.join(sorted({str(e['wm_seed']) for e in es})),
-                         methods=','.join(sorted({e['name'] for e in es})),
-                         source=next((e['source'].get('quality', '') for e in es if e['quality'] is not None), 'missing'),
-                         episodes=q.get('episodes'), frames=q.get('frames'), k=q.get('k'),
-                         collision_frames=q.get('collision_frames'), collision_episodes=q.get('collision_episodes'),
-                         mse_model_h5=_at_horizon(ol, 'mse_model'), mse_repeat_h5=_at_horizon(ol, 'mse_repeat'),
-                         cost_auroc=_num(q, 'cost_auroc'), cost_auroc_lo=_ci_end(q, 'cost_auroc_ci', 0),
-                         cost_auroc_hi=_ci_end(q, 'cost_auroc_ci', 1), cost_auroc_any_cost=_num(q, 'cost_auroc_any_cost'),
-                         safety_auroc=_num(q, 'safety_auroc'), safety_auroc_lo=_ci_end(q, 'safety_auroc_ci', 0),
-                         safety_auroc_hi=_ci_end(q, 'safety_auroc_ci', 1), safety_ece=_num(q, 'safety_ece'),
-                         safety_ece_outcome=_num(q, 'safety_ece_outcome'), reward_r2=_num(q, 'reward_r2'),
-                         reward_pearson=_num(q, 'reward_pearson'),
-                         gate='unknown' if gate is None else ('ready' if gate else 'not ready'),
-                         gate_reasons='; '.join(q.get('gate_reasons') or ([] if q else ['no held-out quality found']))))
-    return pd.DataFrame(rows, columns=['task', 'wm_id', 'wm_seed', 'methods', 'source', 'episodes', 'frames', 'k',
-                                       'collision_frames', 'collision_episodes', 'mse_model_h5', 'mse_repeat_h5',
-                                       'cost_auroc', 'cost_auroc_lo', 'cost_auroc_hi', 'cost_auroc_any_cost',
-                                       'safety_auroc', 'safety_auroc_lo', 'safety_auroc_hi', 'safety_ece',
-                                       'safety_ece_outcome', 'reward_r2', 'reward_pearson', 'gate', 'gate_reasons'])
-
-def _over_seeds(logs: list, col: str) -> pd.DataFrame | None:
-    "Column `col` of several seeds' logs by step: mean, min, max and the number of seeds logged there."
-    # a log resumed after a kill may repeat steps: the last row of a step stands
-    s = [l.groupby('step')[col].last() for l in logs if l is not None and 'step' in l and col in l and l[col].notna().any()]
-    if not s: return None
-    m = pd.concat(s, axis=1)
-    return pd.DataFrame(dict(mean=m.mean(axis=1), lo=m.min(axis=1), hi=m.max(axis=1), n=m.count(axis=1))).sort_index()
-
-
-def _colors(names) -> dict:
-    """One colour per method in every figure, the registry's, in registry order (ours first); variants
-    (`vlsafe@bev-clip-s`), several per base, after them from tab10."""
-    import matplotlib.pyplot as plt
-    names = set(names); variants = sorted(names - set(REGISTRY))
-    return ({n: m.color for n, m in REGISTRY.items() if n in names}
-            | {n: plt.get_cmap('tab10')(i % 10) for i, n in enumerate(variants)})
-
-def _note(ax, text: str):
-    "A panel without data: its axes off, the reason in their place."
-    import textwrap
-    ax.set_axis_off()
-    ax.text(0.5, 0.5, textwrap.fill(text, 45), ha='center', va='center', fontsize=8, color='0.3', transform=ax.transAxes)
-
-def _band(ax, st: pd.DataFrame, color, label: str, **kw):
-    ax.plot(st.index, st['mean'], color=color, label=label, **kw)
-    if st['n'].max() > 1: ax.fill_between(st.index, st['lo'], st['hi'], color=color, alpha=0.18, lw=0)
-
-def _seeds_label(st: pd.DataFrame) -> str:
-    n = int(st['n'].max()); return f'{n} seed' + ('s' if n > 1 else '')
-
-def _save(fig, path, dpi: int = 110) -> Path:
-    """Every figure the aggregation draws goes through here: `path` (a PNG to view) and a vector PDF beside it for a
-    paper, both written atomically; the PDF carries no creation date, so an unchanged figure rewrites the same bytes."""
-    import matplotlib.pyplot as plt
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp: fig.savefig(tmp, dpi=dpi, format=path.suffix[1:])
-    with atomic_path(path.with_suffix('.pdf')) as tmp: fig.savefig(tmp, format='pdf', metadata={'CreationDate': None})
-    plt.close(fig)
-    return path
-
-def _missing(es: list[dict], slot: str) -> str:
-    "'BC seed 1, …' for the runs in `es` without a `slot` log."
-    return ', '.join(f"{paper_name(e['name'])} seed {e['seed']}" for e in es if e[slot] is None)
-
-def plot_learning_curves(entries: list[dict], path, title: str) -> Path:
-    """Training curves per method family, one row of panels per task. World-model agents: the imagined reward and
-    cost λ-returns against the agent update (mean over seeds, band from the lowest to the highest seed); offline
-    baselines: their training loss; online baselines (where run): the return of their training episodes; the world
-    model: its total loss, one line per seed. A panel without logs says so."""
-    import matplotlib.pyplot as plt, textwrap
-    tasks = list(dict.fromkeys(e['task'] for e in entries)) or ['(no trained runs)']
-    online = any(e['family'] == 'online' for e in entries)
-    panels = [('wm_agent', 'ret_r', 'world-model agents: imagined reward', 'agent update',
-               'imagined reward λ-return\n(reward units, mean over imagined states)'),
-              ('wm_agent', 'ret_c', 'world-model agents: imagined cost', 'agent update',
-               'imagined cost λ-return\n(cost units, mean over imagined states)'),
-              ('offline', 'loss', 'offline baselines', 'update (gradient step)', "training loss (each method's objective)")]
-    if online: panels.append(('online', 'rollout/ep_rew_mean', 'online baselines', 'environment step',
-                              'return of training episodes (mean)'))
-    panels.append(('wm', 'loss', 'world model, per seed', 'world-model update', 'total loss (sum of terms, log scale)'))
-    colors = _colors(e['name'] for e in entries)
-    fig, axs = plt.subplots(len(tasks), len(panels), figsize=(4.3 * len(panels), 3.6 * len(tasks) + 0.8), squeeze=False)
-    for row, task in zip(axs, tasks):
-        es = [e for e in entries if e['task'] == task]
-        for ax, (fam, col, head, xl, yl) in zip(row, panels):
-            ax.set_title(f'{TASK_NAMES.get(task, task)}: {head}', fontsize=9)
-            if fam == 'wm':
-                wms = {}
-                for e in es:
-                    if e['wm_id']: wms.setdefault(e['wm_id'], []).append(e)
-                drawn = []
-                for wid, we in wms.items():
-                    st = _over_seeds([next((e['wm'] for e in we if e['wm'] is not None), None)], col)
-                    if st is None: continue
-                    ax.plot(st.index, st['mean'], label=f"seed {we[0]['wm_seed']} ({wid})"); drawn.append(wid)
-                if not drawn:
-                    _note(ax, 'no world-model training log in the results or the store' if wms else
-                          'no world-model runs in this table'); continue
-                ax.set_yscale('log')
-                lost = [w for w in wms if w not in drawn]
-                if lost: ax.set_title(f'{TASK_NAMES.get(task, task)}: {head}\n(no log: {", ".join(lost)})', fontsize=8)
-            else:
-                fe = [e for e in es if e['family'] == fam]
-                if not fe: _note(ax, f'no {head} in this table'); continue
-                names, drawn = list(dict.fromkeys(e['name'] for e in fe)), 0
-                for n in sorted(names, key=lambda n: list(colors).index(n)):
-                    st = _over_seeds([e['policy'] for e in fe if e['name'] == n], col)
-                    if st is None: continue
-                    _band(ax, st, colors[n], f'{paper_name(n)} ({_seeds_label(st)})'); drawn += 1
-                lost = _missing(fe, 'policy')
-                if not drawn: _note(ax, f'{head}: no training log with {col} (in the results or the store)'
-                                        + (f' for {lost}' if lost else '')); continue
-                if lost: ax.set_title(f'{TASK_NAMES.get(task, task)}: {head}\n(no log: {lost})', fontsize=8)
-            ax.set_xlabel(xl); ax.set_ylabel(yl, fontsize=8); ax.grid(alpha=.3); ax.legend(fontsize=7)
-    fig.suptitle(textwrap.fill(title, 60 * len(panels)), fontsize=8)
-    fig.tight_layout()
-    return _save(fig, path)
-
-def plot_wm_quality(table: pd.DataFrame, entries: list[dict], path, title: str) -> Path:
-    """Held-out quality of each world model of the table, one row of panels per task: open-loop image error against
-    the horizon (model solid, last frame repeated dashed), the scores the gate and the diagnosis read (cost head
-    AUROC for a collision within k steps and for any cost within k, safety AUROC and ECE, reward R²) with the gate's
-    0.8, and the safety head's reliability diagram."""
-    import matplotlib.pyplot as plt, textwrap
-    tasks = list(dict.fromkeys(table['task'])) or ['(no world models)']
-    fig, axs = plt.subplots(len(tasks), 3, figsize=(15, 3.9 * len(tasks) + 0.8), squeeze=False)
-    for row, task in zip(axs, tasks):
-        t = table[table['task'] == task]
-        qs = {}
-        for e in entries:
-            if e['task'] == task and e['wm_id'] and e['quality'] is not None: qs.setdefault(e['wm_id'], e['quality'])
-        tn = TASK_NAMES.get(task, task)
-        if not qs:
-            for ax in row: _note(ax, f'{tn}: no held-out world-model quality (quality.json) in the results or the store'
-                                 if len(t) else 'no world-model runs in this table')
-            continue
-        lost = [w for w in t['wm_id'] if w not in qs]
-        cols = {w: f'C{i}' for i, w in enumerate(qs)}
-        label = {w: f"seed {r['wm_seed']} ({w}): {r['gate']}" for w, r in t.set_index('wm_id').iterrows()}
-        ax = row[0]
-        for w, q in qs.items():
-            ol = q.get('open_loop') or {}
-            if not ol.get('horizons'): continue
-            ax.plot(ol['horizons'], [np.nan if v is None else v for v in ol['mse_model']], '.-', color=cols[w], label=label[w])
-            ax.plot(ol['horizons'], [np.nan if v is None else v for v in ol['mse_repeat']], ':', color=cols[w])
-        ax.axvline(QUALITY_HORIZON, color='gray', lw=0.8, ls='--')
-        ax.set_xlabel('steps imagined open loop (10 Hz)'); ax.set_ylabel('image MSE per pixel (frames in [0, 1])', fontsize=8)
-        ax.set_title(f'{tn}: open-loop frames (dotted: last frame repeated)' + (f"\nno quality for {', '.join(lost)}" if lost else ''), fontsize=9)
-        ax.legend(fontsize=7); ax.grid(alpha=.3)
-        ax = row[1]
-        keys = [('cost_auroc', 'cost AUROC\ncollision ≤ k'), ('cost_auroc_any_cost', 'cost AUROC\nany cost ≤ k'),
-                ('safety_auroc', 'safety AUROC\ncollision ≤ k'), ('safety_ece', 'safety ECE\nvs labels'), ('reward_r2', 'reward R²')]
-        width = 0.8 / len(qs)
-        for i, (w, q) in enumerate(qs.items()):
-            vals = [np.nan if q.get(k) is None else q[k] for k, _ in keys]
-            x = np.arange(len(keys)) + (i - (len(qs) - 1) / 2) * width
-            ax.bar(x, np.clip(vals, -0.5, None), width, color=cols[w], label=label[w])
-            for xi, (k_, _) in zip(x, keys):     # 95% episode-bootstrap CI where the quality file has one
-                ci = q.get(f'{k_}_ci')
-                if ci and None not in ci and not np.isnan(ci).any():
-                    ax.plot([xi, xi], ci, color='k', lw=0.9)
-            for xi, v in zip(x, vals): ax.text(xi, (0 if np.isnan(v) else max(v, 0)) + 0.02, 'n/a' if np.isnan(v) else f'{v:.2f}',
-                                             ha='center', fontsize=6, rotation=90)
-        ax.axhline(0.8, color='C3', lw=0.8, ls='--', label='gate: cost AUROC ≥ 0.8'); ax.axhline(0.5, color='gray', lw=0.6, ls=':')
-        ax.set_xticks(range(len(keys)), [l for _, l in keys], fontsize=7); ax.set_ylim(-0.55, 1.25); ax.set_ylabel('score')
-        k = next(iter(qs.values())).get('k')
-        ax.set_title(f'{tn}: held-out scores (k = {k} steps; bars in black: 95% CI over episodes)', fontsize=9); ax.legend(fontsize=6, loc='lower left')
-        ax = row[2]
-        ax.plot([0, 1], [0, 1], color='gray', lw=0.8)
-        for w, q in qs.items():
-            r = q.get('reliability') or {}
-            x = [np.nan if v is None else v for v in r.get('pred_mean', [])]
-            if 'label_mean' in r: ax.plot(x, [np.nan if v is None else v for v in r['label_mean']], 'o-', ms=3, color=cols[w],
-                                          label=f'{w}: label p (ECE {_num(q, "safety_ece"):.3f})')
-            if 'outcome_mean' in r: ax.plot(x, [np.nan if v is None else v for v in r['outcome_mean']], 's--', ms=3, color=cols[w],
-                                            alpha=0.6, label=f'{w}: no collision ≤ k (ECE {_num(q, "safety_ece_outcome"):.3f})')
-        ax.set_xlim(0, 1); ax.set_ylim(0, 1); ax.legend(fontsize=6, loc='upper left')
-        ax.set_xlabel('predicted safety p̂ (bin mean)'); ax.set_ylabel('observed (bin mean)')
-        ax.set_title(f'{tn}: safety head reliability', fontsize=9)
-    fig.suptitle(textwrap.fill(title, 190), fontsize=8); fig.tight_layout()
-    return _save(fig, path)
-
-def plot_weights(entries: list[dict], path, title: str) -> Path:
-    """The actor-weight diagnostics of the world-model agents that weight their actor (VL-SAFE, VL-SAFE-NC, FOSP,
-    FISOR-style; DreamerV3 has no weight), pooled over seeds, one row per task: the weight w (median over the batch
-    and its 5–95% band, each averaged over seeds), corr(w, p̂) and the share of weight mass vs of states at p̂ < 0.5
-    (mean over seeds, band lowest to highest seed), and p̂ in imagination (batch mean and minimum)."""
-    import matplotlib.pyplot as plt, textwrap
-    wa = [e for e in entries if e['family'] == 'wm_agent']
-    has_w = lambda e: e['policy'] is not None and 'w_q50' in e['policy'] and e['policy']['w_q50'].notna().any()
-    tasks = list(dict.fromkeys(e['task'] for e in wa)) or ['(no world-model agents)']
-    colors = _colors(e['name'] for e in wa)
-    fig, axs = plt.subplots(len(tasks), 4, figsize=(18, 3.7 * len(tasks) + 0.9), squeeze=False)
-    for row, task in zip(axs, tasks):
-        es = [e for e in wa if e['task'] == task]; tn = TASK_NAMES.get(task, task)
-        names = [n for n in sorted(dict.fromkeys(e['name'] for e in es), key=lambda n: list(colors).index(n))
-                 if any(has_w(e) for e in es if e['name'] == n)]
-        if not names:
-            for ax in row: _note(ax, f'{tn}: no run logged actor weights (world-model agents without logs, or only '
-                                     f'DreamerV3, which has none)' if es else 'no world-model agents in this table')
-            continue
-        skipped = sorted({paper_name(e['name']) for e in es if e['name'] not in names})
-        for n in names:
-            logs = [e['policy'] for e in es if e['name'] == n and has_w(e)]
-            c = colors[n]
-            med, lo, hi = (_over_seeds(logs, f'w_q{q}') for q in ('50', '05', '95'))
-            row[0].plot(med.index, med['mean'], color=c, label=f'{paper_name(n)} ({_seeds_label(med)})')
-            if lo is not None and hi is not None: row[0].fill_between(lo.index, lo['mean'], hi['mean'], color=c, alpha=0.15, lw=0)
-            st = _over_seeds(logs, 'w_p_corr')
-            if st is not None: _band(row[1], st, c, paper_name(n))
-            for col, ls in (('low_p_mass', '-'), ('low_p_share', ':')):
-                st = _over_seeds(logs, col)
-                if st is not None: _band(row[2], st, c, paper_name(n) if ls == '-' else None, ls=ls)
-            for col, ls in (('p_hat', '-'), ('p_hat_min', ':')):
-                st = _over_seeds(logs, col)
-                if st is not None: _band(row[3], st, c, paper_name(n) if ls == '-' else None, ls=ls)
-        row[0].set_yscale('log'); row[1].set_ylim(-1.05, 1.05); row[1].axhline(0, color='gray', lw=0.6)
-        row[2].set_ylim(-0.02, 1.02); row[3].set_ylim(-0.02, 1.02)
-        for ax, (head, yl) in zip(row, (('actor weight w: batch median, 5–95% band', 'w (log scale)'),
-                                        ('corr(w, p̂) over the batch', 'Pearson correlation'),
-                                        ('p̂ < 0.5: weight mass (solid) vs states (dotted)', 'share of the batch'),
-                                        ('p̂ in imagination: mean (solid), minimum (dotted)', 'predicted safety p̂'))):
-            ax.set_title(f'{tn}: {head}', fontsize=9); ax.set_xlabel('agent update'); ax.set_ylabel(yl, fontsize=8)
-            ax.grid(alpha=.3); ax.legend(fontsize=7)
-        if skipped: row[0].text(0.01, 0.01, 'no weights logged: ' + ', '.join(skipped), fontsize=7, transform=row[0].transAxes)
-    fig.suptitle(textwrap.fill(title, 200), fontsize=8); fig.tight_layout()
-    return _save(fig, path)
-
-def training_figures(runs: list[dict], experiment: str, profile: str, results='results', figures='figures',
-                     store: Store | None = None) -> dict[str, Path]:
-    """The evidence beside a table: `figures/<experiment>_<profile>_{learning_curves,wm_quality,weights}.png` and,
-    per task, `results/<experiment>/<profile>/<task>/wm_quality.csv` (one row per world model). Each run's logs come
-    from its results folder, else from the store (`cell_training_logs`); missing data leaves a note, not an error."""
-    entries = training_entries(runs, store)
-    name, pools = f'{experiment}_{profile}', 'mean over training seeds, band from the lowest to the highest seed'
-    src = sorted({s for e in entries for s in e['source'].values()})
-    where = ('read from ' + ' and '.join({'results': "the cells' results folders",
-                                                       'store': 'the artifact store'}[s] for s in src)
-             if src else 'nothing found in the results or the store')
-    q = wm_quality_table(entries)
-    for task, t in q.groupby('task', sort=False):
-        p = Path(results) / experiment / profile / task / 'wm_quality.csv'; p.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(p) as tmp: t.to_csv(tmp, index=False)
-    return dict(
-        learning_curves=plot_learning_curves(entries, Path(figures) / f'{name}_learning_curves.png',
-                                             f'{experiment}, profile {profile}: training curves per method ({pools}); {where}.'),
-        wm_quality=plot_wm_quality(q, entries, Path(figures) / f'{name}_wm_quality.png',
-                                   f'{experiment}, profile {profile}: held-out quality of each world model the table uses '
-                                   f'(episodes its training did not see); gate: open-loop MSE below the repeated last frame '
-                                   f'at h = {QUALITY_HORIZON} and cost-head AUROC ≥ 0.8; {where}.'),
-        weights=plot_weights(entries, Path(figures) / f'{name}_weights.png',
-                             f'{experiment}, profile {profile}: actor-weight diagnostics logged during training ({pools}); '
-                             f'p̂ is the world model\'s safety head on imagined states; {where}.'))

@@ -8,14 +8,14 @@ import contextlib, csv, datetime, json, math, os, platform, random, shutil, sock
 from pathlib import Path
 from typing import Any, Callable, Iterator
 import numpy as np
-from .config import stable_hash, hashable, ConfigError
+from .config import stable_hash, hashable, ConfigError, to_dict
 
 # %% auto #0
 __all__ = ['OUTPUT_DIRS', 'USER_RESULTS', 'USER_FIGURES', 'CODE_VERSIONS', 'atomic_write_bytes', 'atomic_write_text',
-           'atomic_write_json', 'atomic_path', 'tree_changes', 'git_commit', 'checkout_root', 'is_canonical',
-           'require_committed_tree', 'machine_info', 'seed_everything', 'ArtifactError', 'StaleArtifactWarning',
-           'code_version', 'code_versions', 'strict_mode', 'default_home', 'pin_home', 'Store', 'NonFiniteLossError',
-           'check_finite', 'window_means', 'mean_row', 'TrainingLoop']
+           'atomic_write_json', 'save_config', 'atomic_path', 'tree_changes', 'git_commit', 'checkout_root',
+           'is_canonical', 'require_committed_tree', 'machine_info', 'seed_everything', 'ArtifactError',
+           'StaleArtifactWarning', 'code_version', 'code_versions', 'strict_mode', 'default_home', 'pin_home', 'Store',
+           'NonFiniteLossError', 'check_finite', 'window_means', 'mean_row', 'TrainingLoop']
 
 # %% ../nbs/00b_store.ipynb #c005
 def atomic_write_bytes(path, data: bytes) -> Path:
@@ -35,6 +35,11 @@ def atomic_write_text(path, text: str) -> Path: return atomic_write_bytes(path, 
 
 def atomic_write_json(path, obj) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + '\n')
+
+def save_config(cfg, path) -> Path:
+    "Write config `cfg` as YAML (atomically)."
+    import yaml
+    return atomic_write_text(path, yaml.safe_dump(to_dict(cfg), sort_keys=True))
 
 @contextlib.contextmanager
 def atomic_path(path) -> Iterator[Path]:

@@ -11,6 +11,7 @@ from .config import TASKS
 from .methods import REGISTRY, TABLE_ORDER, REFERENCE, is_a, paper_name
 from .store import Store, atomic_write_text, atomic_path
 from .evaluate import METRICS, LABELS, summarize
+from .stats import compare_rows, stalled_share
 from .reproduce import (TASK_NAMES, PAPER_COLUMNS, SWEEPS, paper_table, plan, collect_runs, run_seed,
                               pool_differences, cell_staleness, cells_by_dir)
 from .figures import plot_return_cost, plot_scaling, plot_variants, plot_beta, training_figures
@@ -90,6 +91,18 @@ def _mark_provenance(table: pd.DataFrame, groups: dict[tuple, list], by_dir: dic
         dirty.append(sum(str(r.get('git_commit', '')).endswith('+dirty') for r in rs))
     return table.assign(stale_seeds=stale, dirty_seeds=dirty, stale_why=why)
 
+def _stalled(table: pd.DataFrame, groups: dict[tuple, list]) -> pd.DataFrame:
+    """Per row, the share of its episodes that are the do-nothing row's episode on the same scenario (same length,
+    return and cost), averaged over its seeds: a low collision rate bought by standing still shows. NaN where the
+    task and variant have no do-nothing row."""
+    out, per = [], []
+    for t, m in zip(table['task'], table['method']):
+        noop = groups.get((t, 'noop' + m[len(m.split('@')[0]):]))
+        s = {run_seed(r): stalled_share(_episodes(r), _episodes(noop[0])) for r in groups.get((t, m), [])} if noop else {}
+        out.append(float(np.mean(list(s.values()))) if s else float('nan'))
+        per.append(json.dumps({str(k): round(v, 6) for k, v in s.items()}))
+    return table.assign(stalled=out, stalled_per_seed=per)
+
 def _marks(r) -> str:
     "† some seeds are stale, ‡ some were made from a tree with uncommitted code changes (see `provenance_note`)."
     return ('†' if r.get('stale_seeds', 0) > 0 else '') + ('‡' if r.get('dirty_seeds', 0) > 0 else '')
@@ -116,13 +129,13 @@ def paired_differences(groups: dict[tuple, list], base: str = 'vlsafe', n_boot: 
     rate, cost and return, paired by scenario. A `base` that names a variant (`vlsafe@b1-2_b2-2`) is instead compared
     with every other row of its task, whatever their variant: the grid points of `beta` against the default.
 
-    Each scenario (evaluation seed) is met by every method and training seed, so the unit both sides share is the
-    scenario: a method's value on a scenario is its mean over training seeds there, the difference is taken per
-    scenario, and the bootstrap resamples scenarios (2000 resamples, percentile interval). The interval thus
-    describes how the gap varies over traffic situations for these trained seeds; the spread between training
-    seeds is the table's SEM (three seeds are too few to resample). Two trained rows are compared on the training
-    seeds both have (a sweep still running compares like with like); a reference row, one deterministic run that
-    stands for every seed, is compared with all of the base's seeds."""
+    A row is a (training seeds × scenarios) matrix: every method and seed drives the same scenarios. The interval is
+    a hierarchical bootstrap (`vlsafe.stats.compare_rows`): training seeds are resampled, then scenarios (one draw
+    shared by both rows, so the pairing by scenario holds), 2000 times, percentile interval. It thus holds both the
+    spread between training seeds and that between traffic situations. Where the two rows' seeds share their world
+    models (VL-SAFE and VL-SAFE-NC of one seed imagine with one model), one seed draw serves both (`paired_seeds`).
+    Two trained rows are compared on the training seeds both have (a sweep still running compares like with like);
+    a reference row, one deterministic run that stands for every seed, is a single seed."""
     out = []
     variant = lambda name: name[len(name.split('@')[0]):]
     exact = '@' in base
@@ -136,19 +149,19 @@ def paired_differences(groups: dict[tuple, list], base: str = 'vlsafe', n_boot: 
                 both = {run_seed(r) for r in rs} & {run_seed(r) for r in rs2}
                 mine, rs2 = [r for r in rs if run_seed(r) in both], [r for r in rs2 if run_seed(r) in both]
                 if not mine: continue
-            a = pd.concat([_episodes(r) for r in mine]).groupby('seed')[list(PAIRED_METRICS.values())].mean()
-            b = pd.concat([_episodes(r) for r in rs2]).groupby('seed')[list(PAIRED_METRICS.values())].mean()
-            common = a.index.intersection(b.index)
-            if len(common) < 2: continue
+            a, b = ({run_seed(r): _episodes(r) for r in x} for x in (mine, rs2))
+            if len(set.intersection(*(set(e['seed']) for e in [*a.values(), *b.values()]))) < 2: continue
+            wm_a, wm_b = ({run_seed(r): (r.get('artifacts') or {}).get('world_model') for r in x} for x in (mine, rs2))
             for m, col in PAIRED_METRICS.items():
-                diff, lo, hi = paired_bootstrap(a.loc[common, col].to_numpy() - b.loc[common, col].to_numpy(), n_boot)
-                out.append(dict(task=task, method=other, comparison=f'{name} − {other}', metric=m, diff=diff,
-                                ci_low=lo, ci_high=hi, scenarios=len(common), seeds_base=len(mine), seeds_other=len(rs2)))
+                c = compare_rows(a, b, col, wm_a, wm_b, n_boot)
+                out.append(dict(task=task, method=other, comparison=f'{name} − {other}', metric=m, diff=c['diff'],
+                                ci_low=c['ci_low'], ci_high=c['ci_high'], scenarios=c['scenarios'], seeds_base=c['seeds_a'],
+                                seeds_other=c['seeds_b'], paired_seeds=c['paired_seeds']))
     return pd.DataFrame(out, columns=['task', 'method', 'comparison', 'metric', 'diff', 'ci_low', 'ci_high', 'scenarios',
-                                      'seeds_base', 'seeds_other'])
+                                      'seeds_base', 'seeds_other', 'paired_seeds'])
 
-PAIRED_NOTE = ('paired by scenario (evaluation seed; each scenario averaged over training seeds first); 95% percentile '
-               'bootstrap CI over scenarios, 2000 resamples')
+PAIRED_NOTE = ('95% CI of a hierarchical bootstrap over training seeds, then scenarios (the same scenarios for both rows; '
+               'one seed draw for both where their seeds share world models), 2000 resamples')
 
 def _fmt(m, s):
     if m is None or (isinstance(m, float) and math.isnan(m)): return 'n/a'
@@ -161,6 +174,8 @@ def _cells(r, m) -> str:
     if p is not None and not (isinstance(p, float) and math.isnan(p)): c += f' [{p:g}]'
     return c
 
+def _share(x) -> str: return 'n/a' if x is None or (isinstance(x, float) and math.isnan(x)) else f'{x:.2f}'
+
 def _seeds(r) -> str:
     return 'not yet run' if r.get('status') == 'not run' else (r['status'] if r.get('status') != 'done' else str(r['seeds']))
 
@@ -172,11 +187,12 @@ def _ci(d: pd.DataFrame, task, method, metric) -> str:
 
 def to_markdown(table: pd.DataFrame, caption: str, paired: pd.DataFrame | None = None, base_label: str = 'VL-SAFE') -> str:
     "Our numbers (mean ± SEM) with the paper's beside them in brackets; under it, the paired CIs of `base_label`'s gaps."
-    head = '| task | method | seeds | ' + ' | '.join(LABELS[m] for m in METRICS) + ' |'
-    lines = [f'**{caption}**', '', head, '|' + '---|' * (len(METRICS) + 3)]
+    head = '| task | method | seeds | ' + ' | '.join(LABELS[m] for m in METRICS) + ' | stalled |'
+    lines = [f'**{caption}**', '', head, '|' + '---|' * (len(METRICS) + 4)]
     for _, r in table.iterrows():
         lines.append(f"| {TASK_NAMES.get(r['task'], r['task'])} | {r['method']}{_marks(r)} | {_seeds(r)} | "
-                     + ' | '.join(_cells(r, m) for m in METRICS) + ' |')
+                     + ' | '.join(_cells(r, m) for m in METRICS) + f" | {_share(r.get('stalled'))} |")
+    lines += ['', "stalled: the share of a row's episodes that are the do-nothing row's episode on the same scenario."]
     if provenance_note(table): lines += ['', provenance_note(table)]
     if paired is not None and len(paired):
         lines += ['', f'{base_label} minus each method: mean difference [95% CI], {PAIRED_NOTE}.', '',
@@ -236,7 +252,7 @@ def aggregate(experiment: str, profile: str, results='results', figures='figures
     if cells is None and experiment in SWEEPS:
         cells = plan(experiment, profile, tasks=sorted({r['task'] for r in runs}, key=TASKS.index))
     groups = _groups(runs)
-    table = _mark_provenance(_pool(runs, cells), groups, cells_by_dir(experiment, profile, results) if experiment in SWEEPS else {})
+    table = _stalled(_mark_provenance(_pool(runs, cells), groups, cells_by_dir(experiment, profile, results) if experiment in SWEEPS else {}), groups)
     # rows in the paper's order: tasks as in TASKS, methods as Table I lists them, ablations and variants after,
     # the reference rows last
     planned = {n: i for i, n in enumerate(dict.fromkeys(c['method'] + (f"@{c['variant']}" if c.get('variant') else '')

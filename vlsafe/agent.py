@@ -326,10 +326,26 @@ def one_step_advantages(wm, critic_r: Critic, critic_c: Critic, traj: Imagined, 
                         mu: float = 0.99) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Unnormalised A_r, A_c (H, N) of actions `a_b` (H, N, A) taken at the imagined states s_0…s_{H−1}:
     r̂(s') + γ·ĉont(s')·V(s') − V(s_t) with s' = img_step(s_t, a^b_t); `v_r`, `v_c` (H+1, N) are V at s_0…s_H.
-    With `reach`, also FOSP's P(s_t, a^b_t) = max(h(ĉ(s')), μ·ĉont(s')·P(s')), else None."""
-    H = a_b.shape[0]
+    With `reach`, also FOSP's P(s_t, a^b_t) = max(h(ĉ(s')), μ·ĉont(s')·P(s')), else None.
+    `a_b` (K, H, N, A): K actions per state, results (K, H, N); for K > 1 the states' share of the dynamics step is
+    computed once (`RSSM.img_step_shared`, equal to K calls up to float rounding)."""
     flat = lambda x: x.reshape(-1, *x.shape[2:])
-    nxt = wm.img_step({k: flat(v[:-1]) for k, v in traj.state.items()}, flat(a_b))
+    args = (critic_r, critic_c, v_r, v_c, gamma, reach, mu)
+    if a_b.dim() == 4 and a_b.shape[0] > 1:
+        st = {k: flat(traj.state[k][:-1]) for k in ('deter', 'stoch')}
+        shared = wm.rssm.prior_inputs(st)
+        # one action set at a time, in the order of K separate calls: the same random draws, and
+        # (H·N)-row matmuls, which ran faster here than one (K·H·N)-row pass (its activations leave the cache)
+        la = [_score(wm, wm.rssm.img_step_shared(st, shared, flat(a)), *args) for a in a_b]
+        return tuple(None if x[0] is None else torch.stack(x) for x in zip(*la))
+    lead = a_b.shape[:-3]
+    nxt = wm.img_step({k: flat(v[:-1]) for k, v in traj.state.items()}, a_b.reshape(-1, a_b.shape[-1]))
+    return tuple(None if x is None else x.reshape(*lead, *x.shape[-2:]) for x in _score(wm, nxt, *args))
+
+def _score(wm, nxt: dict, critic_r: Critic, critic_c: Critic, v_r: torch.Tensor, v_c: torch.Tensor, gamma: float,
+           reach: Reach | None, mu: float):
+    "A_r, A_c and P(s, a) (H, N) of the next states `nxt` (H·N, …) of `one_step_advantages`."
+    H = v_r.shape[0] - 1
     fn = wm.feat(nxt) if torch.is_grad_enabled() else detached_feat(wm, nxt)
     cost, cont = wm.cost(fn).mean(), wm.cont(fn).mean()
     q_r = wm.reward(fn).mean() + gamma * cont * critic_r(fn).mean()
@@ -431,10 +447,8 @@ class Agent(nn.Module):
             a_b = torch.stack([d_b.sample() for _ in range(K)])                     # (K, H, N, A)
             reach_b = None
             if awr:
-                la = [one_step_advantages(wm, self.critic_r, self.critic_c, traj, a, v_r.detach(), v_c, gamma,
-                                          self.reach, cfg.ref_discount) for a in a_b]
-                a_r_b, a_c_b = torch.stack([x[0] for x in la]), torch.stack([x[1] for x in la])
-                if self.reach is not None: reach_b = torch.stack([x[2] for x in la])
+                a_r_b, a_c_b, reach_b = one_step_advantages(wm, self.critic_r, self.critic_c, traj, a_b, v_r.detach(),
+                                                            v_c, gamma, self.reach, cfg.ref_discount)
                 if K > 1: a_r_b, a_c_b = a_r_b - a_r_b.mean(0), a_c_b - a_c_b.mean(0)
             else: a_r_b = a_c_b = torch.zeros_like(a_b[..., 0])
             valid_k = valid.expand_as(a_r_b)

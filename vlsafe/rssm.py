@@ -127,8 +127,10 @@ class RSSM(nn.Module):
         the same maths as `img_step`, summed in another order (equal up to float rounding)."""
         zs, gh = inputs
         w_in, w_gru, sc = self.img_in.body[0].weight, self.gru.linear.weight, self.stoch * self.classes
-        x = self.img_in.body[1:](zs + F.linear(action, w_in[:, sc:]))
-        deter = self.gru.gates(gh + F.linear(x, w_gru[:, :x.shape[-1]]), state['deter'])
+        # the state's part enters each GEMM as its accumulator (addmm): no separate pass to add it
+        lin = lambda acc, x, w: torch.addmm(acc.reshape(-1, acc.shape[-1]), x.reshape(-1, x.shape[-1]), w.t()).reshape(acc.shape)
+        x = self.img_in.body[1:](lin(zs, action, w_in[:, sc:]))
+        deter = self.gru.gates(lin(gh, x, w_gru[:, :x.shape[-1]]), state['deter'])
         logit = self._logit(self.img_out(deter))
         return {'deter': deter, 'stoch': self._sample(logit, sample), 'logit': logit}
 

@@ -10,8 +10,11 @@ profile's frames, Discrete(15), fp32, objective vlsafe, horizon 15, K = 4 behavi
   - process CPU seconds of one update, the median of `--repeats` after one warm-up (paper: `--paper-repeats`);
   - the same thread's sgemm rate (2048×512 @ 512×512, median of 20), measured before and after the updates;
   - the ratio t / (reference FLOPs / sgemm rate), with the reference FLOPs of issue 25 at `small`
-    (36.25 GFLOP agent, 14.94 GFLOP world model): a run that does less work for the same result gains too.
+    (36.25 GFLOP agent, 14.94 GFLOP world model; at `paper`, the counts of commit 0a3ff2b by this script,
+    1132.20 and 427.01): a run that does less work for the same result gains too.
 Targets at `small`, 1 thread: agent ratio ≤ 0.86, world-model ratio ≤ 1.5.
+
+    python benchmarks/efficiency.py --compare before.json after.json    # the two runs' table side by side
 
 Process CPU time is robust to other jobs on the shared cores; one thread keeps OpenMP spin-waiting out of it.
 The script only uses the public update API, so it also runs against older code (set PYTHONPATH to its checkout).
@@ -25,7 +28,8 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from agent_speed import _profile_spec, timed          # the profile's world-model sizes; CPU-time measurement
 
-REF_GFLOP = dict(agent=36.25, wm=14.94)               # one update at `small` (issue 25)
+REF_GFLOP = dict(small=dict(agent=36.25, wm=14.94),   # one update (issue 25)
+                 paper=dict(agent=1132.20, wm=427.01))  # counted on commit 0a3ff2b
 TARGET_RATIO = dict(agent=0.86, wm=1.5)               # at `small`, 1 thread
 MATMUL_FLAGS = ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16')
 
@@ -96,7 +100,9 @@ def main(argv=None):
     ap.add_argument('--paper-repeats', type=int, default=2)
     ap.add_argument('--out', default='', help='JSON path (default results/efficiency/efficiency_<cpu flags>.json)')
     ap.add_argument('--label', default='', help='a name for the code measured (e.g. a commit), kept in the JSON')
+    ap.add_argument('--compare', nargs='+', default=[], help='print the table of these JSON results, and nothing else')
     a = ap.parse_args(argv)
+    if a.compare: return table([json.loads(Path(p).read_text()) for p in a.compare])
     torch.set_num_threads(1)
     from vlsafe.nets import cpu_flags
     import vlsafe
@@ -112,12 +118,7 @@ def main(argv=None):
     for name in a.configs.split(','):
         rows.append(bench(name, a.paper_repeats if name == 'paper' else a.repeats)); print(rows[-1], flush=True)
     rate1 = sgemm_rate()
-    rate = (rate0 + rate1) / 2                         # the thread's rate around the updates
-    for r in rows:
-        for k in ('agent', 'wm'):
-            r[f'{k}_gflop_per_s'] = round(r[f'{k}_gflop'] / r[f'{k}_cpu_s'], 2)
-            r[f'{k}_ratio'] = round(r[f'{k}_cpu_s'] / (REF_GFLOP[k] / rate), 3)
-            if r['config'] == 'small': r[f'{k}_pass'] = r[f'{k}_ratio'] <= TARGET_RATIO[k]
+    for r in rows: score(r, (rate0 + rate1) / 2)         # the thread's rate around the updates
     out = Path(a.out or f'results/efficiency/efficiency_{host_tag()}.json')
     out.parent.mkdir(parents=True, exist_ok=True)
     res = dict(**head, argv=sys.argv, sgemm_gflop_per_s=[round(rate0, 2), round(rate1, 2)], ref_gflop=REF_GFLOP,
@@ -125,14 +126,32 @@ def main(argv=None):
     tmp = out.with_name(out.name + '.tmp')
     tmp.write_text(json.dumps(res, indent=1)); os.replace(tmp, out)
     print(f'\nsgemm 2048x512x512, 1 thread: {rate0:.1f} before, {rate1:.1f} after the updates (GFLOP/s)')
-    print('| config | update | GFLOP | CPU s | GFLOP/s | ratio t/(ref/sgemm) | target |')
-    print('|---|---|---|---|---|---|---|')
-    for r in rows:
-        for k, label in (('agent', 'agent'), ('wm', 'world model')):
-            verdict = (('PASS' if r[f'{k}_pass'] else 'MISS') + f' (≤ {TARGET_RATIO[k]})') if f'{k}_pass' in r else '–'
-            print(f"| {r['config']} | {label} | {r[f'{k}_gflop']:.2f} | {r[f'{k}_cpu_s']:.3f} | "
-                  f"{r[f'{k}_gflop_per_s']:.1f} | {r[f'{k}_ratio']:.3f} | {verdict} |")
+    table([res])
     print(f'wrote {out}')
+
+
+def score(r: dict, rate: float):
+    "GFLOP/s, the ratio to the reference work at this thread's sgemm `rate`, and PASS/MISS at `small`."
+    for k in ('agent', 'wm'):
+        r[f'{k}_gflop_per_s'] = round(r[f'{k}_gflop'] / r[f'{k}_cpu_s'], 2)
+        ref = REF_GFLOP.get(r['config'], {}).get(k)
+        r[f'{k}_ratio'] = round(r[f'{k}_cpu_s'] / (ref / rate), 3) if ref else float('nan')
+        if r['config'] == 'small': r[f'{k}_pass'] = r[f'{k}_ratio'] <= TARGET_RATIO[k]
+
+
+def table(runs: list[dict]):
+    "One markdown row per (config, update, run); ratios recomputed with this script's references."
+    print('| config | update | code | sgemm GFLOP/s | GFLOP | CPU s | GFLOP/s | ratio t/(ref/sgemm) | target |')
+    print('|---|---|---|---|---|---|---|---|---|')
+    for name in dict.fromkeys(r['config'] for run in runs for r in run['rows']):
+        for k, label in (('agent', 'agent'), ('wm', 'world model')):
+            for run in runs:
+                rate = sum(run['sgemm_gflop_per_s']) / 2
+                for r in (r for r in run['rows'] if r['config'] == name):
+                    score(r, rate)
+                    verdict = (('PASS' if r[f'{k}_pass'] else 'MISS') + f' (≤ {TARGET_RATIO[k]})') if f'{k}_pass' in r else '–'
+                    print(f"| {name} | {label} | {run.get('label') or run['vlsafe']} | {rate:.1f} | {r[f'{k}_gflop']:.2f} | "
+                          f"{r[f'{k}_cpu_s']:.3f} | {r[f'{k}_gflop_per_s']:.1f} | {r[f'{k}_ratio']:.3f} | {verdict} |")
 
 
 if __name__ == '__main__':

@@ -5,6 +5,7 @@
   sums taken in another order, so it equals K separate `img_step` calls up to float rounding (tight `allclose`); the
   random draws are the same (one per action set, in the same order), so the sampled next states are equal.
 - With K = 1 (and for dreamerv3, which has no look-ahead) the update takes the original path: bit-identical.
+- The look-ahead in blocks of rows (a multiple of 64) equals one pass over all states: bit-identical.
 """
 import math
 import pytest
@@ -89,3 +90,23 @@ def test_single_action_path_is_bit_identical(objective, K, monkeypatch):
     assert all(torch.equal(sd[k], sd_ref[k]) for k in sd_ref)
     for m, r in zip(ms, ms_ref):
         assert list(m) == list(r) and all(m[k] == r[k] or (math.isnan(m[k]) and math.isnan(r[k])) for k in r)
+
+
+@pytest.mark.parametrize('K', [1, 3])
+def test_lookahead_blocks_are_bit_identical(K):
+    "The look-ahead in blocks of rows draws the same numbers and sums every row alike: equal to one pass, bit for bit."
+    torch.manual_seed(0)
+    wm = WorldModel(WM, 15).requires_grad_(False).eval()
+    ag = A.Agent.for_world_model(AgentConfig(horizon=5, objective='fosp'), wm, wm.spec)
+    _, post = A.prepare(wm, synthetic_batch(B=4, L=8, size=32))
+    with torch.no_grad():
+        traj = A.imagine(wm, ag.actor, A.flatten_states(post), 5)
+        v_r, v_c = ag.critic_r(traj.sfeat).mean(), ag.critic_c(traj.sfeat).mean()
+        a_b = torch.stack([ag.bc(traj.sfeat[:-1]).sample() for _ in range(K)])
+        res = []
+        for rows in (64 * 10 ** 6, 64):                      # 160 states: one block, or blocks of 64, 64 and 32
+            torch.manual_seed(1)
+            res.append(A.one_step_advantages(wm, ag.critic_r, ag.critic_c, traj, a_b, v_r, v_c, 0.99, ag.reach, rows=rows))
+    assert all(torch.equal(x, y) for x, y in zip(*res)) and res[0][0].shape == (K, 5, 32)
+    with pytest.raises(ValueError, match='multiple of 64'):
+        A.one_step_advantages(wm, ag.critic_r, ag.critic_c, traj, a_b, v_r, v_c, 0.99, rows=48)

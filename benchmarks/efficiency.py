@@ -8,7 +8,8 @@ For each configuration (the `small` and `paper` profiles' sizes, 64-pixel synthe
 profile's frames, Discrete(15), fp32, objective vlsafe, horizon 15, K = 4 behaviour samples) it measures:
   - FLOPs of one update (torch's FlopCounterMode: matrix multiplies and convolutions, forward and backward);
   - process CPU seconds of one update, the median of `--repeats` after one warm-up (paper: `--paper-repeats`);
-  - the same thread's sgemm rate (2048×512 @ 512×512, median of 20), measured before and after the updates;
+  - the same thread's sgemm rate (2048×512 @ 512×512, median of 20), measured just before and just after each
+    update's timing (another job's load moves it: the ratio uses the rate around that update's own timing);
   - the ratio t / (reference FLOPs / sgemm rate), with the reference FLOPs of issue 25 at `small`
     (36.25 GFLOP agent, 14.94 GFLOP world model; at `paper`, the counts of commit 0a3ff2b by this script,
     1132.20 and 427.01): a run that does less work for the same result gains too.
@@ -82,7 +83,9 @@ def bench(profile: str, repeats: int) -> dict:
     for name, fn in fns.items():
         fn()                                           # warm-up: allocator, first-call costs
         row[f'{name}_gflop'] = round(flops(fn), 3)
+        before = sgemm_rate()
         _, cpu = timed(fn, repeats)
+        row[f'{name}_sgemm_gflop_per_s'] = [round(before, 2), round(sgemm_rate(), 2)]
         row[f'{name}_cpu_s'] = round(statistics.median(cpu), 4)
         row[f'{name}_cpu_all'] = [round(c, 4) for c in cpu]
     return row
@@ -130,9 +133,11 @@ def main(argv=None):
     print(f'wrote {out}')
 
 
-def score(r: dict, rate: float):
-    "GFLOP/s, the ratio to the reference work at this thread's sgemm `rate`, and PASS/MISS at `small`."
+def score(r: dict, run_rate: float):
+    """GFLOP/s, the ratio to the reference work at this thread's sgemm rate around the update's timing (`run_rate`,
+    the run's, for results without it), and PASS/MISS at `small`."""
     for k in ('agent', 'wm'):
+        rate = sum(r[f'{k}_sgemm_gflop_per_s']) / 2 if f'{k}_sgemm_gflop_per_s' in r else run_rate
         r[f'{k}_gflop_per_s'] = round(r[f'{k}_gflop'] / r[f'{k}_cpu_s'], 2)
         ref = REF_GFLOP.get(r['config'], {}).get(k)
         r[f'{k}_ratio'] = round(r[f'{k}_cpu_s'] / (ref / rate), 3) if ref else float('nan')
@@ -150,6 +155,7 @@ def table(runs: list[dict]):
                 for r in (r for r in run['rows'] if r['config'] == name):
                     score(r, rate)
                     verdict = (('PASS' if r[f'{k}_pass'] else 'MISS') + f' (≤ {TARGET_RATIO[k]})') if f'{k}_pass' in r else '–'
+                    rate = sum(r.get(f'{k}_sgemm_gflop_per_s', [rate] * 2)) / 2
                     print(f"| {name} | {label} | {run.get('label') or run['vlsafe']} | {rate:.1f} | {r[f'{k}_gflop']:.2f} | "
                           f"{r[f'{k}_cpu_s']:.3f} | {r[f'{k}_gflop_per_s']:.1f} | {r[f'{k}_ratio']:.3f} | {verdict} |")
 

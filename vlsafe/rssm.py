@@ -21,7 +21,11 @@ class NormGRUCell(nn.Module):
         self.norm = nn.LayerNorm(3 * size, eps=1e-3)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        reset, cand, update = self.norm(self.linear(torch.cat([x, h], -1))).chunk(3, -1)
+        return self.gates(self.linear(torch.cat([x, h], -1)), h)
+
+    def gates(self, g: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        "The new state from `g`, the Linear's output on [x, h], and the old state `h`."
+        reset, cand, update = self.norm(g).chunk(3, -1)
         reset = torch.sigmoid(reset)
         cand = torch.tanh(reset * cand)
         update = torch.sigmoid(update - 1)
@@ -107,6 +111,26 @@ class RSSM(nn.Module):
     def img_step(self, state: dict, action: torch.Tensor, sample: bool = True) -> dict:
         "Prior step: p(z_t | h_t), h_t = f(h_{t-1}, z_{t-1}, a_{t-1})."
         deter = self._deter_step(state, action)
+        logit = self._logit(self.img_out(deter))
+        return {'deter': deter, 'stoch': self._sample(logit, sample), 'logit': logit}
+
+    def prior_inputs(self, state: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """The parts of `img_step` that read the state alone: the stochastic state's share of `img_in`'s first Linear
+        and the deterministic state's share of the GRU's Linear (see `img_step_shared`)."""
+        w_in, w_gru, sc = self.img_in.body[0].weight, self.gru.linear.weight, self.stoch * self.classes
+        return (F.linear(state['stoch'].flatten(-2), w_in[:, :sc]),
+                F.linear(state['deter'], w_gru[:, w_gru.shape[1] - self.deter:]))
+
+    def img_step_shared(self, state: dict, inputs: tuple, action: torch.Tensor, sample: bool = True) -> dict:
+        """`img_step(state, action)` given `inputs = prior_inputs(state)`, so that several actions scored from one state
+        pay for the state's part of the step once. Each Linear on a concatenation is the sum of its column blocks:
+        the same maths as `img_step`, summed in another order (equal up to float rounding)."""
+        zs, gh = inputs
+        w_in, w_gru, sc = self.img_in.body[0].weight, self.gru.linear.weight, self.stoch * self.classes
+        # the state's part enters each GEMM as its accumulator (addmm): no separate pass to add it
+        lin = lambda acc, x, w: torch.addmm(acc.reshape(-1, acc.shape[-1]), x.reshape(-1, x.shape[-1]), w.t()).reshape(acc.shape)
+        x = self.img_in.body[1:](lin(zs, action, w_in[:, sc:]))
+        deter = self.gru.gates(lin(gh, x, w_gru[:, :x.shape[-1]]), state['deter'])
         logit = self._logit(self.img_out(deter))
         return {'deter': deter, 'stoch': self._sample(logit, sample), 'logit': logit}
 

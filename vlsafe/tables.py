@@ -97,11 +97,15 @@ def _stalled(table: pd.DataFrame, groups: dict[tuple, list]) -> pd.DataFrame:
     task and variant have no do-nothing row."""
     out, per = [], []
     for t, m in zip(table['task'], table['method']):
-        noop = groups.get((t, 'noop' + m[len(m.split('@')[0]):]))
+        # the do-nothing episodes of the row's own evaluation variant (a traffic density), else of the task's
+        noop = groups.get((t, 'noop' + m[len(m.split('@')[0]):])) or groups.get((t, 'noop'))
         s = {run_seed(r): stalled_share(_episodes(r), _episodes(noop[0])) for r in groups.get((t, m), [])} if noop else {}
         out.append(float(np.mean(list(s.values()))) if s else float('nan'))
         per.append(json.dumps({str(k): round(v, 6) for k, v in s.items()}))
-    return table.assign(stalled=out, stalled_per_seed=per)
+    # where labels came from: one labels artifact for every seed means one labelling model (one VLM) for all
+    labels = [len({(r.get('artifacts') or {}).get('labels') for r in groups.get((t, m), [])} - {None})
+              for t, m in zip(table['task'], table['method'])]
+    return table.assign(stalled=out, stalled_per_seed=per, labels_artifacts=labels)
 
 def _marks(r) -> str:
     "† some seeds are stale, ‡ some were made from a tree with uncommitted code changes (see `provenance_note`)."
@@ -194,6 +198,11 @@ def to_markdown(table: pd.DataFrame, caption: str, paired: pd.DataFrame | None =
                      + ' | '.join(_cells(r, m) for m in METRICS) + f" | {_share(r.get('stalled'))} |")
     lines += ['', "stalled: the share of a row's episodes that are the do-nothing row's episode on the same scenario."]
     if provenance_note(table): lines += ['', provenance_note(table)]
+    shared = [r['method'] for _, r in table.iterrows()
+              if r.get('labels_artifacts') == 1 and r.get('seeds', 0) > 1 and 'clip' in str(r.get('scorer', ''))]
+    if shared:
+        lines += ['', f"labels: one labels artifact (one VLM, trained on the dataset the seeds share) labels every seed "
+                      f"of {', '.join(shared)}; the seeds differ in their world models and agents."]
     if paired is not None and len(paired):
         lines += ['', f'{base_label} minus each method: mean difference [95% CI], {PAIRED_NOTE}.', '',
                   f'| task | {base_label} − method | Δ collision rate | Δ cost | Δ return | scenarios |', '|---|---|---|---|---|---|']

@@ -22,7 +22,8 @@ def cpu_flags() -> str:
 def bc_policy(cfg):
     "A BaselinePolicy around an untrained BC actor of the profile's size, sampling as the evaluation makes it."
     import torch
-    from vlsafe.baselines import BaselinePolicy, ImageNet, policy_action, DISCRETE
+    from vlsafe.baselines import BaselinePolicy, ImageNet, policy_action
+    from vlsafe.actions import DISCRETE
     net = ImageNet(cfg.wm.image_size, cfg.baseline, DISCRETE['n']).eval()
     act = lambda x, sample: int(policy_action(net(torch.from_numpy(x[None]).float().div_(255)), DISCRETE, sample)[0])
     return BaselinePolicy('bc', cfg.wm.image_size, act)

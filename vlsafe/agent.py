@@ -13,19 +13,20 @@ import torch
 from torch import nn
 import torch.nn.functional as Fn
 from .config import Config, AgentConfig, OBJECTIVES, ConfigError, stable_hash, to_dict
-from .store import Store, ArtifactError, TrainingLoop, atomic_path, atomic_write_json, seed_everything
-from .nets import MLP, Bernoulli, OneHotDist, OneHotFeat, TwoHotDist, autocast_context, resolve_precision, symlog_bins
+from .store import Store, ArtifactError, atomic_path, atomic_write_json
+from .loop import TrainingLoop, seed_everything
+from .nets import MLP, Bernoulli, BoundedNormal, OneHotDist, OneHotFeat, TwoHotDist, autocast_context, resolve_precision, symlog_bins
 from .world_model import Prefetch, action_spec, train_threads
 
 # %% auto #0
 __all__ = ['ADV_NORMS', 'ADV_STD_FLOOR', 'QUANTILES', 'ACTOR_LOSSES', 'REACH_INIT_LOGIT', 'LOOKAHEAD_ROWS', 'lambda_return',
            'ReturnNorm', 'advantage_weight', 'normalise_advantages', 'feasible', 'to_floats', 'weight_tensors',
            'weight_diagnostics', 'loss_vlsafe', 'loss_vlsafe_nc', 'loss_fisor', 'loss_fosp', 'loss_dreamerv3',
-           'actor_loss', 'action_dim', 'BoundedNormal', 'ActionHead', 'to_agent_action', 'to_env_action', 'Critic',
-           'ema_update', 'expectile_weight', 'critic_loss', 'Reach', 'violation', 'reach_target', 'dataset_targets',
-           'Imagined', 'detached_feat', 'imagine', 'flatten_states', 'one_step_advantages', 'Agent',
-           'posterior_features', 'pretrain_behaviour', 'prepare', 'snapshot_steps', 'fit', 'train_agent', 'AgentPolicy',
-           'load_agent', 'load_policy']
+           'actor_loss', 'action_dim', 'ActionHead', 'to_agent_action', 'to_env_action', 'Critic', 'ema_update',
+           'expectile_weight', 'critic_loss', 'Reach', 'violation', 'reach_target', 'dataset_targets',
+           'critic_expectiles', 'fosp_critic_terms', 'fosp_reach_step', 'Imagined', 'detached_feat', 'imagine',
+           'flatten_states', 'one_step_advantages', 'Agent', 'posterior_features', 'pretrain_behaviour', 'prepare',
+           'snapshot_steps', 'fit', 'train_agent', 'AgentPolicy', 'load_agent', 'load_policy']
 
 # %% ../nbs/05_agent.ipynb #c005
 def lambda_return(reward: torch.Tensor, cont: torch.Tensor, value: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
@@ -172,20 +173,6 @@ def actor_loss(objective: str, q: dict, cfg: AgentConfig):
 # %% ../nbs/05_agent.ipynb #c020
 def action_dim(info: dict) -> int: return info['n'] if info['kind'] == 'discrete' else len(info['low'])
 
-class BoundedNormal:
-    "DreamerV3's continuous action distribution on [−1, 1]^d (independent dims)."
-    def __init__(self, x: torch.Tensor, minstd: float = 0.1, maxstd: float = 1.0):
-        mean, std = x.float().chunk(2, -1)         # fp32 under bf16 autocast, like every distribution here
-        self.loc = torch.tanh(mean)
-        self.std = (maxstd - minstd) * torch.sigmoid(std + 2.0) + minstd
-        self.dist = torch.distributions.Normal(self.loc, self.std)
-    def sample(self) -> torch.Tensor:
-        x = self.dist.rsample()
-        return x + (x.clamp(-1, 1) - x).detach()
-    def mode(self) -> torch.Tensor: return self.loc
-    def log_prob(self, a: torch.Tensor) -> torch.Tensor: return self.dist.log_prob(a).sum(-1)
-    def entropy(self) -> torch.Tensor: return self.dist.entropy().sum(-1)
-
 class ActionHead(nn.Module):
     "MLP on world-model features -> action distribution (`OneHotDist` with unimix, or `BoundedNormal`)."
     def __init__(self, feat_dim: int, units: int, layers: int, info: dict, unimix: float = 0.01):
@@ -280,6 +267,46 @@ def dataset_targets(x: torch.Tensor, is_last: torch.Tensor, is_terminal: torch.T
         out.append(torch.maximum(violation(x[:, t + 1]), nxt[:, t] * later))
     return torch.stack(out[::-1], 1), ~is_last[:, :-1].bool()
 
+
+# %% ../nbs/05_agent.ipynb #c025f
+def critic_expectiles(cfg: AgentConfig) -> tuple[float | None, float | None]:
+    "τ of the reward and cost critics' targets: FOSP's upper and lower expectiles; None (the mean) for other objectives."
+    return (cfg.expectile, 1 - cfg.expectile) if cfg.objective == 'fosp' else (None, None)
+
+def fosp_critic_terms(data: dict, dists: tuple, rets: tuple, taus: tuple, gamma: float) -> list[torch.Tensor]:
+    """FOSP's dataset terms of the (reward, cost) critics: expectile-weighted −log p of the one-step targets on the
+    batch's transitions, bootstrapped by the λ-returns imagined from the next dataset state. `dists` and `rets` are
+    the critics' (H+1, B·T) distributions and (H, B·T) returns; imagined step 0 is the dataset's posterior states."""
+    B, T = data['is_last'].shape
+    at_data = lambda x: x[0].reshape(B, T, *x.shape[2:])
+    out = []
+    for key, dist_x, ret_x, tau in zip(('reward', 'cost'), dists, rets, taus):
+        y, ok = dataset_targets(data[key], data['is_last'], data['is_terminal'], at_data(ret_x).detach(), gamma)
+        d0 = TwoHotDist(at_data(dist_x.logits)[:, :-1], dist_x.bins)
+        off = -expectile_weight(y, d0.mean().detach(), tau) * d0.log_prob(y)
+        out.append((off * ok).sum() / ok.sum().clamp(min=1))
+    return out
+
+def fosp_reach_step(agent, data: dict, traj: Imagined, weight: torch.Tensor) -> dict[str, torch.Tensor]:
+    "One update of `agent`'s REF (`reach`, `slow_reach`, `opt_reach`) on the imagined rollout `traj` and the batch `data`."
+    cfg, fdet = agent.cfg, traj.sfeat
+    with torch.no_grad():
+        slow = agent.slow_reach(fdet).mean()                                         # (H+1, N)
+        y = reach_target(violation(traj.cost), traj.cont, slow[-1], cfg.ref_discount)
+    dist = agent.reach(fdet[:-1])
+    loss = (weight[:-1] * (-dist.log_prob(y) - dist.log_prob(slow[:-1]))).mean()
+    B, T = data['is_last'].shape
+    y_off, ok = dataset_targets(data['cost'], data['is_last'], data['is_terminal'], y[0].reshape(B, T),
+                                cfg.ref_discount, 'max')
+    d0 = Bernoulli(dist.logits[0].reshape(B, T)[:, :-1])
+    loss = loss + (-d0.log_prob(y_off) * ok).sum() / ok.sum().clamp(min=1)
+    agent.opt_reach.zero_grad(set_to_none=True); agent._backward(loss)
+    torch.nn.utils.clip_grad_norm_(agent.reach.parameters(), agent.grad_clip)
+    agent.opt_reach.step()
+    ema_update(agent.slow_reach, agent.reach, cfg.slow_critic_fraction)
+    with torch.no_grad(): p = dist.mean()
+    return dict(reach_loss=loss.detach(), reach_mean=p.mean(), reach_target=y.mean(),
+                reach_offline_target=(y_off * ok).sum() / ok.sum().clamp(min=1))
 
 # %% ../nbs/05_agent.ipynb #c027
 @dataclass
@@ -469,22 +496,15 @@ class Agent(nn.Module):
         a_loss, am = actor_loss(cfg.objective, q, cfg)
         m['actor_grad_norm'] = self._step(self.opt_actor, a_loss, self.actor.parameters())
         # 6. critics (on detached features and targets) and π_b share one backward: their graphs are disjoint.
-        #    FOSP: expectile-weighted targets (reward upper, cost lower) and the dataset terms, then the REF.
         with torch.no_grad(): slow_r, slow_c = self.slow_r(fs).mean(), self.slow_c(fs).mean()
         head = lambda d: TwoHotDist(d.logits[:-1], d.bins)
-        tau_r, tau_c = (cfg.expectile, 1 - cfg.expectile) if fosp else (None, None)
+        tau_r, tau_c = critic_expectiles(cfg)
         c_loss_r = critic_loss(head(dist_r), ret_r, slow_r, weight[:-1], tau=tau_r)
         c_loss_c = critic_loss(head(dist_c), ret_c, slow_c, weight[:-1], tau=tau_c)
-        if fosp:
-            B, T = data['is_last'].shape
-            at_data = lambda x: x[0].reshape(B, T, *x.shape[2:])      # imagined step 0 = the dataset's posterior states
-            for key, dist_x, ret_x, tau in (('reward', dist_r, ret_r, tau_r), ('cost', dist_c, ret_c, tau_c)):
-                y, ok = dataset_targets(data[key], data['is_last'], data['is_terminal'], at_data(ret_x).detach(), gamma)
-                d0 = TwoHotDist(at_data(dist_x.logits)[:, :-1], dist_x.bins)
-                off = -expectile_weight(y, d0.mean().detach(), tau) * d0.log_prob(y)
-                off = (off * ok).sum() / ok.sum().clamp(min=1)
-                if key == 'reward': c_loss_r = c_loss_r + off
-                else: c_loss_c = c_loss_c + off
+        if fosp:     # FOSP's own terms: its critics' dataset terms, and its reachability estimator's update
+            off_r, off_c = fosp_critic_terms(data, (dist_r, dist_c), (ret_r, ret_c), (tau_r, tau_c), gamma)
+            c_loss_r, c_loss_c = c_loss_r + off_r, c_loss_c + off_c
+            m.update(fosp_reach_step(self, data, traj, weight))
         self.opt_critic.zero_grad(set_to_none=True); self.opt_bc.zero_grad(set_to_none=True)
         self._backward(c_loss_r + c_loss_c + bc_loss)
         torch.nn.utils.clip_grad_norm_([*self.critic_r.parameters(), *self.critic_c.parameters()], self.grad_clip)
@@ -492,7 +512,6 @@ class Agent(nn.Module):
         self.opt_critic.step(); self.opt_bc.step()
         ema_update(self.slow_r, self.critic_r, cfg.slow_critic_fraction)
         ema_update(self.slow_c, self.critic_c, cfg.slow_critic_fraction)
-        if fosp: m.update(self._reach_step(data, traj, fdet, weight))
         # 7. what to log
         with torch.no_grad():
             w, mix = am['w'], am['mix']
@@ -517,29 +536,6 @@ class Agent(nn.Module):
         m = to_floats(m)
         if '_mask' in m: m['bc_acc'] /= max(m.pop('_mask'), 1)
         return m
-
-    def _reach_step(self, data: dict, traj: Imagined, fdet, weight: torch.Tensor) -> dict[str, torch.Tensor]:
-        """FOSP's REF update: max-backup targets along the imagined rollout (bootstrapped by the slow REF at s_H) and on
-        the dataset's own transitions, cross-entropy on soft targets plus the slow-copy regulariser, EMA."""
-        cfg, H = self.cfg, self.cfg.horizon
-        with torch.no_grad():
-            slow = self.slow_reach(fdet).mean()                                          # (H+1, N)
-            y = reach_target(violation(traj.cost), traj.cont, slow[-1], cfg.ref_discount)
-        dist = self.reach(fdet[:-1])
-        loss = (weight[:-1] * (-dist.log_prob(y) - dist.log_prob(slow[:-1]))).mean()
-        B, T = data['is_last'].shape
-        y_off, ok = dataset_targets(data['cost'], data['is_last'], data['is_terminal'], y[0].reshape(B, T),
-                                    cfg.ref_discount, 'max')
-        d0 = Bernoulli(dist.logits[0].reshape(B, T)[:, :-1])
-        loss = loss + (-d0.log_prob(y_off) * ok).sum() / ok.sum().clamp(min=1)
-        self.opt_reach.zero_grad(set_to_none=True); self._backward(loss)
-        torch.nn.utils.clip_grad_norm_(self.reach.parameters(), self.grad_clip)
-        self.opt_reach.step()
-        ema_update(self.slow_reach, self.reach, cfg.slow_critic_fraction)
-        with torch.no_grad(): p = dist.mean()
-        return dict(reach_loss=loss.detach(), reach_mean=p.mean(), reach_target=y.mean(),
-                    reach_offline_target=(y_off * ok).sum() / ok.sum().clamp(min=1))
-
 
 # %% ../nbs/05_agent.ipynb #c032b
 @torch.no_grad()

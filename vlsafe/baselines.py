@@ -14,14 +14,16 @@ import torch
 from torch import nn
 import torch.nn.functional as Fn
 from .config import BaselineConfig, Config, ConfigError, EnvConfig, from_dict, stable_hash
-from .nets import Encoder, MLP
-from .store import ArtifactError, Store, TrainingLoop, atomic_path, check_finite, seed_everything
-from .agent import BoundedNormal, to_agent_action, to_env_action
+from .actions import BOX, DISCRETE, action_space
+from .nets import BoundedNormal, Encoder, MLP
+from .store import ArtifactError, Store, atomic_path
+from .loop import TrainingLoop, check_finite, seed_everything
+from .agent import to_agent_action, to_env_action
 from .world_model import action_spec, resize_frames, train_threads
 
 # %% auto #0
-__all__ = ['BASELINES', 'DISCRETE', 'BOX', 'UPDATES', 'ACTING_NET', 'SB3_DEFAULTS', 'STOCHASTIC', 'check_method', 'frames_chw',
-           'Transitions', 'transitions', 'disk_transitions', 'ImageNet', 'policy_dist', 'log_prob', 'q_value', 'greedy',
+__all__ = ['BASELINES', 'UPDATES', 'ACTING_NET', 'SB3_DEFAULTS', 'STOCHASTIC', 'check_method', 'frames_chw', 'Transitions',
+           'transitions', 'disk_transitions', 'ImageNet', 'policy_dist', 'log_prob', 'q_value', 'greedy',
            'policy_action', 'update_bc', 'td_target', 'cql_penalty', 'update_cql', 'expectile_loss', 'awr_weight',
            'update_iql', 'OfflineNets', 'actor_outputs', 'make_nets', 'update_targets', 'offline_hash', 'fit_offline',
            'sb3_kwargs', 'online_env_config', 'BEVObservation', 'BEVExtractor', 'policy_kwargs', 'sb3_algorithm',
@@ -49,9 +51,6 @@ def frames_chw(bev, size: int) -> np.ndarray:
     return (x * 255).round_().clamp_(0, 255).to(torch.uint8).numpy()
 
 # %% ../nbs/06_baselines.ipynb #c011
-DISCRETE = {'kind': 'discrete', 'n': 15}                            # the tasks' two action spaces
-BOX = {'kind': 'box', 'low': [-3.0, -1.0], 'high': [3.0, 1.0]}
-
 @dataclass
 class Transitions:
     """All (s, a, r, s', done) of a dataset; s' of index i is frame i + 1. The frames are held once in memory as uint8
@@ -415,10 +414,9 @@ def train_baseline(cfg: Config, method: str, dataset_id: str | None = None, stor
                 seed_everything(cfg.baseline.seed)
                 out = fit_online(method, cfg, dir, progress)
                 return dict(method=method, action_mode=online_env_config(cfg.env, method).action_mode, **out)
-            from vlsafe.data import open_frames
-            from vlsafe.world_model import _dataset_action_spec
+            from vlsafe.data import dataset_action_spec, open_frames
             frames = open_frames(dataset_id, store, progress)          # on disk: the dataset never enters memory
-            spec = _dataset_action_spec(store, dataset_id, [frames.episode(0)])
+            spec = dataset_action_spec(store, dataset_id, frames.episode(0))
             seed_everything(cfg.baseline.seed)
             nets = make_nets(method, cfg.wm.image_size, spec, cfg.baseline).to(cfg.run.device)   # CQL on a Box fails here
             data = disk_transitions(frames, cfg.wm.image_size, spec)
@@ -461,8 +459,7 @@ def sb3_policy(method: str, size: int, cfg: BaselineConfig, device: str = 'cpu')
     from stable_baselines3.dqn.policies import CnnPolicy as DQNCnnPolicy
     from stable_baselines3.sac.policies import CnnPolicy as SACCnnPolicy
     obs_space = gym.spaces.Box(0, 255, (3, size, size), np.uint8)
-    act_space = (gym.spaces.Box(np.array([-3., -1.], np.float32), np.array([3., 1.], np.float32)) if method == 'sac'
-                 else gym.spaces.Discrete(15))
+    act_space = action_space(ONLINE_ACTION_MODE[method])
     cls = {'ppo': ActorCriticCnnPolicy, 'dqn': DQNCnnPolicy, 'sac': SACCnnPolicy}[method]
     return cls(obs_space, act_space, lambda _: 0.0, **policy_kwargs(cfg)).to(device)
 

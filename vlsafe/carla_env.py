@@ -10,7 +10,8 @@ import numpy as np
 from gymnasium import spaces
 from .config import EnvConfig, ConfigError
 from .bev import BEVRenderer, PolylineLane
-from .envs import DrivingEnv, Route, decode_action, _n_vehicles, CONT_LOW, CONT_HIGH, MAX_STEER, V_DES, WAYPOINT_SPACING
+from .actions import action_space, decode_action
+from .envs import DrivingEnv, Route, _n_vehicles, MAX_STEER, V_DES, WAYPOINT_SPACING
 
 # %% auto #0
 __all__ = ['CARLA_VERSION', 'CARLA_TIMEOUT_S', 'TM_PORT', 'EGO_BLUEPRINT', 'THROTTLE_ACC', 'BRAKE_DEC', 'INTENT_M',
@@ -283,8 +284,7 @@ class CarlaDrivingEnv(DrivingEnv):
         self.cfg, self.render_mode, self.task = cfg, render_mode, CARLA_TASKS[cfg.task]
         S = cfg.image_size
         self.observation_space = spaces.Dict({'bev': spaces.Box(0, 255, (S, S, 3), np.uint8)})
-        self.action_space = (spaces.Discrete(15) if cfg.action_mode == 'discrete'
-                             else spaces.Box(CONT_LOW, CONT_HIGH, dtype=np.float32))
+        self.action_space = action_space(cfg.action_mode)
         self.dt = 1.0 / cfg.policy_frequency
         self.render_bev = True
         self.ego = self.route = None

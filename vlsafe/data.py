@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable
 import numpy as np
 from .config import Config, DataConfig, EnvConfig, ConfigError, hashable
+from .actions import mode_spec
 from .store import ArtifactError, Store, atomic_path, atomic_write_json
 from .frames import Episode, minari_id, _sha256, _read_json, _read_episode
 # the on-disk frames and the sampler, importable from here as before
@@ -17,7 +18,7 @@ from .frames import DiskArray, Frames, in_memory, write_frames, synthetic_frames
 
 # %% auto #0
 __all__ = ['policy_counts', 'policy_assignment', 'episode_seed', 'run_episode', 'write_chunk', 'make_card', 'plot_card',
-           'dataset_card', 'format_card', 'collect_dataset', 'minari_dataset', 'load_episodes']
+           'dataset_card', 'format_card', 'collect_dataset', 'minari_dataset', 'dataset_action_spec', 'load_episodes']
 
 # %% ../nbs/02b_data.ipynb #c007
 def policy_counts(mix: dict, episodes: int) -> dict[str, int]:
@@ -400,6 +401,14 @@ def minari_dataset(dataset_id: str, store: Store | None = None):
     store = store or Store()
     root, m = store.require('dataset', dataset_id), store.manifest('dataset', dataset_id)
     with _minari_home(root / 'minari'): yield minari.load_dataset(m['minari_id'])
+
+# %% ../nbs/02b_data.ipynb #c024b
+def dataset_action_spec(store: Store, dataset_id: str, episode) -> dict:
+    "The action space (`vlsafe.actions.mode_spec` form) dataset `dataset_id` was collected in; `episode` is one of its episodes."
+    try: mode = store.manifest('dataset', dataset_id)['config']['env']['action_mode']
+    except Exception: mode = None
+    if mode is None: mode = 'discrete' if np.issubdtype(np.asarray(episode.actions).dtype, np.integer) else 'continuous'
+    return mode_spec(mode)
 
 # %% ../nbs/02b_data.ipynb #c028
 def _check_memory(frames: int, size: int, dataset_id: str, share: float = 0.8):

@@ -18,20 +18,18 @@ from highway_env.vehicle.kinematics import Vehicle
 from highway_env.vehicle.behavior import IDMVehicle
 from .config import EnvConfig, ConfigError, TASKS, from_dict, to_dict
 from .bev import BEVRenderer, box_corners, to_ego_frame
+from .actions import action_space, decode_action
 
 # %% auto #0
-__all__ = ['ACC', 'STEER', 'CONT_LOW', 'CONT_HIGH', 'MAX_STEER', 'V_DES', 'WAYPOINT_SPACING', 'LANE_PENALTY_M', 'OUT_OF_LANE_M',
-           'OFF_ROUTE_M', 'R_WAYPOINT', 'R_COLLISION', 'R_LANE', 'R_ARRIVE', 'C_COLLISION', 'N_NEAR', 'NEAR_M',
-           'STUCK_S', 'EGO_LENGTH', 'EGO_WIDTH', 'DENSE_FILL', 'BUILDERS', 'BACKENDS', 'decode_action', 'Route',
-           'lane_points', 'blend', 'NPC', 'FastRoad', 'intent_path', 'spawn', 'Scene', 'traffic_identity',
-           'build_four_lane', 'add_intersection', 'build_turn', 'build_grid_network', 'build_navigation',
-           'build_roundabout', 'build_lane_merge', 'build_overtake', 'cardreamer_reward', 'safety_cost',
-           'rects_overlap', 'DrivingEnv', 'make_task', 'register_backend', 'backend_class']
+__all__ = ['MAX_STEER', 'V_DES', 'WAYPOINT_SPACING', 'LANE_PENALTY_M', 'OUT_OF_LANE_M', 'OFF_ROUTE_M', 'R_WAYPOINT',
+           'R_COLLISION', 'R_LANE', 'R_ARRIVE', 'C_COLLISION', 'N_NEAR', 'NEAR_M', 'STUCK_S', 'EGO_LENGTH', 'EGO_WIDTH',
+           'DENSE_FILL', 'BUILDERS', 'BACKENDS', 'Route', 'lane_points', 'blend', 'NPC', 'FastRoad', 'intent_path',
+           'spawn', 'Scene', 'traffic_identity', 'build_four_lane', 'add_intersection', 'build_turn',
+           'build_grid_network', 'build_navigation', 'build_roundabout', 'build_lane_merge', 'build_overtake',
+           'cardreamer_reward', 'safety_cost', 'rects_overlap', 'DrivingEnv', 'make_task', 'register_backend',
+           'backend_class']
 
 # %% ../nbs/01b_envs.ipynb #c006
-ACC = (-2.0, 0.0, 2.0)                       # m/s², CarDreamer: acc = ACC[a // 5]
-STEER = (-0.6, -0.2, 0.0, 0.2, 0.6)          # CarDreamer: steer = STEER[a % 5]
-CONT_LOW, CONT_HIGH = np.array([-3.0, -1.0], np.float32), np.array([3.0, 1.0], np.float32)
 MAX_STEER = 1.0                              # our choice: steer 1.0 = 1 rad (57°) front-wheel angle
 V_DES = 4.0                                  # CarDreamer's desired speed, m/s
 WAYPOINT_SPACING = 2.0
@@ -41,22 +39,6 @@ C_COLLISION = 10.0                           # cost of a collision step, in lane
 N_NEAR, NEAR_M = 8, 50.0                     # privileged state: up to 8 vehicles within 50 m
 STUCK_S = 8.0                                # an NPC standing still this long leaves (IDM gridlock breaker)
 EGO_LENGTH, EGO_WIDTH = 5.0, 2.0
-
-def decode_action(a, mode: str):
-    "(acceleration m/s², steering −1…1) of an action; raises a clear ValueError when it is invalid."
-    if mode == 'discrete':
-        if isinstance(a, np.ndarray) and a.shape in ((), (1,)): a = a.reshape(())[()]
-        if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
-            raise ValueError(f"discrete action must be an integer in [0, 15), got {a!r} ({type(a).__name__}); "
-                             "use action_mode='continuous' for (acc, steer) pairs")
-        if not 0 <= a < 15: raise ValueError(f"discrete action {a} is out of range; valid actions are 0..14")
-        return ACC[a // 5], STEER[a % 5]
-    arr = np.asarray(a, dtype=np.float64)
-    if arr.shape != (2,): raise ValueError(f"continuous action must have shape (2,) = (acc, steer), got shape {arr.shape}")
-    if not np.isfinite(arr).all(): raise ValueError(f"continuous action {arr.tolist()} is not finite")
-    if (arr < CONT_LOW - 1e-6).any() or (arr > CONT_HIGH + 1e-6).any():
-        raise ValueError(f"continuous action {arr.tolist()} is out of range: acc in [-3, 3] m/s², steer in [-1, 1]")
-    return float(arr[0]), float(arr[1])
 
 # %% ../nbs/01b_envs.ipynb #c010
 class Route:
@@ -570,8 +552,7 @@ class DrivingEnv(gym.Env):
         self.cfg, self.render_mode = cfg, render_mode
         S = cfg.image_size
         self.observation_space = spaces.Dict({'bev': spaces.Box(0, 255, (S, S, 3), np.uint8)})
-        self.action_space = (spaces.Discrete(15) if cfg.action_mode == 'discrete'
-                             else spaces.Box(CONT_LOW, CONT_HIGH, dtype=np.float32))
+        self.action_space = action_space(cfg.action_mode)
         self.dt = 1.0 / cfg.policy_frequency
         self._builder = BUILDERS[cfg.task]
         self.scene = self.ego = self.road = self.route = None

@@ -12,7 +12,8 @@ import numpy as np, pandas as pd
 from .config import Config, ConfigError, DataConfig, to_dict, stable_hash, hashable
 from .methods import (REGISTRY, WM_AGENT, OFFLINE, ONLINE, REFERENCE, is_a, OBJECTIVES, OFFLINE_BASELINES,
                             ONLINE_BASELINES, ONLINE_ACTION_MODE, REFERENCE_METHODS)
-from .store import atomic_write_json, atomic_path, git_commit, machine_info, seed_everything, code_versions
+from .store import atomic_write_json, atomic_path, git_commit, machine_info, code_versions
+from .loop import seed_everything
 
 # %% auto #0
 __all__ = ['METRICS', 'LABELS', 'episode_row', 'summarize', 'Policy', 'rollout', 'collection_seeds', 'scenario_seeds',
@@ -174,7 +175,7 @@ def evaluate_policy(policy: Policy, cfg: Config, episodes: int | None = None, pr
 # %% ../nbs/07_evaluate.ipynb #r001
 def noop_action(action_mode: str):
     "The do-nothing action: acceleration 0 m/s², steering 0, in `action_mode`."
-    from vlsafe.envs import ACC, STEER, decode_action
+    from vlsafe.actions import ACC, STEER, decode_action
     a = ACC.index(0.0) * len(STEER) + STEER.index(0.0) if action_mode == 'discrete' else np.zeros(2, np.float32)
     assert decode_action(a, action_mode) == (0.0, 0.0)
     return a

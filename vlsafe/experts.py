@@ -7,7 +7,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields, replace
 import numpy as np
-from .envs import ACC, STEER, MAX_STEER, EGO_LENGTH, EGO_WIDTH, CONT_LOW, CONT_HIGH, intent_path
+from .actions import ACC, STEER, CONT_LOW, CONT_HIGH
+from .envs import MAX_STEER, EGO_LENGTH, EGO_WIDTH, intent_path
 from .bev import to_ego_frame
 
 # %% auto #0

@@ -11,8 +11,8 @@ import torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'BF16_CPU_FLAGS', 'symlog', 'symexp', 'symlog_bins', 'twohot', 'TwoHotDist', 'Bernoulli', 'MSEDist',
-           'OneHotDist', 'init_', 'MLP', 'OneHotFeat', 'onehot_linear', 'ChLayerNorm', 'cnn_stages', 'Encoder',
-           'Decoder', 'cpu_flags', 'native_bf16', 'resolve_precision', 'autocast_context']
+           'OneHotDist', 'BoundedNormal', 'init_', 'MLP', 'OneHotFeat', 'onehot_linear', 'ChLayerNorm', 'cnn_stages',
+           'Encoder', 'Decoder', 'cpu_flags', 'native_bf16', 'resolve_precision', 'autocast_context']
 
 # %% ../nbs/04a_nets.ipynb #c005
 def symlog(x: torch.Tensor) -> torch.Tensor:
@@ -110,6 +110,21 @@ class OneHotDist:
 
     def entropy(self) -> torch.Tensor:
         return -(self.probs * torch.log_softmax(self.logits, -1)).sum(-1)
+
+# %% ../nbs/04a_nets.ipynb #c011b
+class BoundedNormal:
+    "DreamerV3's continuous action distribution on [−1, 1]^d (independent dims)."
+    def __init__(self, x: torch.Tensor, minstd: float = 0.1, maxstd: float = 1.0):
+        mean, std = x.float().chunk(2, -1)         # fp32 under bf16 autocast, like every distribution here
+        self.loc = torch.tanh(mean)
+        self.std = (maxstd - minstd) * torch.sigmoid(std + 2.0) + minstd
+        self.dist = torch.distributions.Normal(self.loc, self.std)
+    def sample(self) -> torch.Tensor:
+        x = self.dist.rsample()
+        return x + (x.clamp(-1, 1) - x).detach()
+    def mode(self) -> torch.Tensor: return self.loc
+    def log_prob(self, a: torch.Tensor) -> torch.Tensor: return self.dist.log_prob(a).sum(-1)
+    def entropy(self) -> torch.Tensor: return self.dist.entropy().sum(-1)
 
 # %% ../nbs/04a_nets.ipynb #c017
 def init_(m: nn.Module, scale: float = 1.0) -> nn.Module:

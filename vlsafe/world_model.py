@@ -14,15 +14,14 @@ from .config import Config, WorldModelConfig, ConfigError, from_dict, hashable, 
 from .nets import (Bernoulli, Decoder, Encoder, MLP, MSEDist, TwoHotDist, autocast_context, cpu_flags,
                          resolve_precision, symlog_bins)
 from .rssm import RSSM
-from .store import (ArtifactError, NonFiniteLossError, Store, TrainingLoop, atomic_path, atomic_write_json,
-                          seed_everything, window_means)
+from .store import ArtifactError, Store, atomic_path, atomic_write_json
+from .loop import NonFiniteLossError, TrainingLoop, seed_everything, window_means
 
 # %% auto #0
 __all__ = ['action_spec', 'synthetic_batch', 'resize_frames', 'WorldModel', 'cost_class_weights', 'save_checkpoint',
            'read_checkpoint', 'fit', 'Prefetch', 'split_episodes', 'train_threads', 'world_model_id',
            'train_world_model', 'load_world_model', 'open_loop', 'horizon_error', 'plot_open_loop', 'plot_heads',
-           'auroc', 'auroc_ci', 'calibration', 'wm_quality', 'quality_gate', 'plot_quality', 'world_model_quality',
-           'NonFiniteLossError']
+           'auroc', 'auroc_ci', 'calibration', 'wm_quality', 'quality_gate', 'plot_quality', 'world_model_quality']
 
 # %% ../nbs/04c_world_model.ipynb #c005
 def action_spec(space) -> dict:
@@ -235,8 +234,6 @@ def cost_class_weights(costs, a: float, device='cpu') -> tuple[torch.Tensor, tor
 
 
 # %% ../nbs/04c_world_model.ipynb #c017
-_all_ = ['NonFiniteLossError']   # defined in vlsafe.store with the training loop; still importable from here
-
 def save_checkpoint(path, wm: WorldModel, opt=None, step: int = 0, extra: dict | None = None) -> Path:
     "Atomically write model (and optimiser) state with the config, its hash and the action spec."
     ck = dict(step=step, model=wm.state_dict(), config=hashable(wm.cfg), config_hash=stable_hash(wm.cfg),
@@ -362,12 +359,6 @@ def split_episodes(n: int, holdout: float, seed: int) -> tuple[np.ndarray, np.nd
     return np.sort(perm[m:]), np.sort(perm[:m])
 
 # %% ../nbs/04c_world_model.ipynb #c027
-def _dataset_action_spec(store: Store, dataset_id: str, episodes) -> dict:
-    try: mode = store.manifest('dataset', dataset_id)['config']['env']['action_mode']
-    except Exception: mode = None
-    if mode is None: mode = 'discrete' if np.issubdtype(np.asarray(episodes[0].actions).dtype, np.integer) else 'continuous'
-    return {'kind': 'discrete', 'n': 15} if mode == 'discrete' else {'kind': 'box', 'low': [-3., -1.], 'high': [3., 1.]}
-
 def train_threads(cfg: Config, units: int | None = None) -> int:
     """Threads for training a model of width `units` (default: the world model's): `cfg.run.threads`, but one for
     small (smoke-sized, units < 256) models, whose ops are too small to split — on a shared machine two spinning
@@ -385,7 +376,7 @@ def train_world_model(cfg: Config, dataset_id: str, labels_id: str | None, store
     store = store or Store(cfg.run.home or None)
     inputs = {'dataset': dataset_id, 'labels': labels_id or ''}
     def work(dir: Path) -> dict:
-        from vlsafe.data import SequenceSampler, open_frames, in_memory
+        from vlsafe.data import SequenceSampler, dataset_action_spec, open_frames, in_memory
         # frames stay on disk and are read batch by batch (the same batches as from memory, nbs/02b_data.ipynb)
         frames = open_frames(dataset_id, store, progress=progress)
         labels = None
@@ -394,7 +385,7 @@ def train_world_model(cfg: Config, dataset_id: str, labels_id: str | None, store
             labels = load_labels(labels_id, store)
         train, held = split_episodes(len(frames.ids), cfg.wm.holdout, cfg.wm.seed)
         seed_everything(cfg.wm.seed)
-        wm = WorldModel(cfg.wm, _dataset_action_spec(store, dataset_id, [frames.episode(0)])).to(cfg.run.device)
+        wm = WorldModel(cfg.wm, dataset_action_spec(store, dataset_id, frames.episode(0))).to(cfg.run.device)
         sampler = SequenceSampler(frames.select(train), cfg.wm.batch_size, cfg.wm.batch_length,
                                   seed=cfg.wm.seed, labels=labels)
         # the training frames' costs (the sampler's cost column, episode by episode) set the cost term's weights

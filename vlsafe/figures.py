@@ -15,32 +15,53 @@ from .store import Store, atomic_path
 from .reproduce import TASK_NAMES, run_seed, cell_training_logs
 
 # %% auto #0
-__all__ = ['CLIP_PARAMS', 'VARIANT_AXES', 'QUALITY_HORIZON', 'plot_return_cost', 'clip_params', 'plot_scaling', 'plot_variants',
-           'on_common_seeds', 'plot_beta', 'training_entries', 'wm_quality_table', 'plot_learning_curves',
-           'plot_wm_quality', 'plot_weights', 'training_figures']
+__all__ = ['STYLE', 'CLIP_PARAMS', 'VARIANT_AXES', 'QUALITY_HORIZON', 'styled', 'plot_return_cost', 'clip_params', 'plot_scaling',
+           'plot_variants', 'on_common_seeds', 'plot_beta', 'training_entries', 'wm_quality_table',
+           'plot_learning_curves', 'plot_wm_quality', 'plot_weights', 'training_figures']
+
+# %% ../nbs/08a_figures.ipynb #f004b
+STYLE = {'font.size': 8, 'axes.titlesize': 9, 'axes.labelsize': 8, 'legend.fontsize': 7, 'xtick.labelsize': 7,
+         'ytick.labelsize': 7, 'lines.linewidth': 1.4, 'lines.markersize': 5, 'errorbar.capsize': 3,
+         'axes.spines.top': False, 'axes.spines.right': False, 'legend.frameon': False,
+         'savefig.bbox': 'tight', 'savefig.pad_inches': 0.05, 'pdf.fonttype': 42, 'ps.fonttype': 42}
+
+def styled(plot):
+    "Run figure function `plot` under `STYLE` (it saves inside, so the style covers the saved files too)."
+    import functools
+    @functools.wraps(plot)
+    def run(*args, **kw):
+        with plt.rc_context(STYLE): return plot(*args, **kw)
+    return run
+
+def _legend_below(fig, handles, ncol: int = 4):
+    "One legend for the whole figure, under its panels (call after `tight_layout`): the panels keep their size."
+    fig.legend(handles=handles, loc='upper center', bbox_to_anchor=(0.5, 0.0), ncol=ncol)
+
+def _marker(method: str) -> str:
+    "The registry's marker of `method` (or of its base, for a variant `base@x`)."
+    m = REGISTRY.get(method.split('@')[0]); return m.marker if m is not None else 'o'
 
 # %% ../nbs/08a_figures.ipynb #f005
+@styled
 def plot_return_cost(table: pd.DataFrame, path, title: str):
     """Return vs cost per method with SEM error bars, one panel per task; the paper's points as hollow squares in the
     same colour. One colour per method in every panel, one legend beside the panels."""
     tasks = list(dict.fromkeys(table['task']))
     methods = list(dict.fromkeys(table['method']))
     colors = _colors(methods)
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks) + 2.2, 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 4.2), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         for _, r in table[table['task'] == task].iterrows():
             c = colors[r['method']]
-            ax.errorbar(r['cost'], r['return'], xerr=r['cost_sem'], yerr=r['return_sem'], fmt='o', color=c, capsize=3)
+            ax.errorbar(r['cost'], r['return'], xerr=r['cost_sem'], yerr=r['return_sem'], fmt=_marker(r['method']), color=c)
             if not math.isnan(r.get('paper_return', float('nan'))):
                 ax.scatter(r['paper_cost'], r['paper_return'], facecolors='none', edgecolors=c, marker='s', s=60)
-        ax.set_xlabel('episode cost (sum of per-step costs)'); ax.set_ylabel('episode return')
+        ax.set_xlabel('cost per episode (sum of per-step costs)'); ax.set_ylabel('return per episode')
         ax.set_title(TASK_NAMES.get(task, task)); ax.grid(alpha=.3)
-    handles = [Line2D([], [], color=colors[m], marker='o', ls='', label=paper_name(m)) for m in methods]
+    handles = [Line2D([], [], color=colors[m], marker=_marker(m), ls='', label=paper_name(m)) for m in methods]
     handles += [Line2D([], [], color='k', marker='o', ls='', label='ours (mean ± SEM)'),
                 Line2D([], [], color='k', marker='s', mfc='none', ls='', label="paper's Table I")]
-    fig.legend(handles=handles, loc='center right', fontsize=7, frameon=False)
-    fig.suptitle(textwrap.fill(title, 40 * len(tasks) + 20), fontsize=8)
-    fig.tight_layout(rect=(0, 0, 1 - 2.0 / (4.5 * len(tasks) + 2.2), 1))
+    fig.tight_layout(); _legend_below(fig, handles, ncol=min(len(handles), 6))
     return _save(fig, path, dpi=120)
 
 # Parameters of the whole CLIP model (image and text towers), counted from open_clip 3.3.0's model configs on the
@@ -57,6 +78,7 @@ def clip_params(model: str) -> int:
     with torch.device('meta'): m = CLIP(**get_model_config(model))
     return sum(p.numel() for p in m.parameters())
 
+@styled
 def plot_scaling(table: pd.DataFrame, path, title: str):
     """Return, cost and collision rate (mean ± SEM) against CLIP size for the rows `<method>@<CLIP preset>` (the
     CLIP-scaling ablation), one line per task and method. Returns None when the table has no such rows."""
@@ -66,7 +88,7 @@ def plot_scaling(table: pd.DataFrame, path, title: str):
     rows = table[keep].assign(preset=preset[keep], base=table['method'][keep].str.split('@').str[0])
     params = {p: CLIP_PARAMS.get(p) or clip_params(p) for p in rows['preset'].unique()}   # BEV-CLIPs: counted here
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.9))
-    for ax, (m, label) in zip(axes, [('return', 'episode return'), ('cost', 'episode cost'),
+    for ax, (m, label) in zip(axes, [('return', 'return per episode'), ('cost', 'cost per episode'),
                                      ('collision_rate', 'collision rate (share of episodes)')]):
         for (task, base), t in rows.groupby(['task', 'base']):
             t = t.assign(x=t['preset'].map(params) / 1e6).sort_values('x')
@@ -78,8 +100,7 @@ def plot_scaling(table: pd.DataFrame, path, title: str):
         ticks = sorted((v / 1e6, k) for k, v in params.items())
         ax.set_xticks([x for x, _ in ticks], [f'{k}\n{x:.3g}M' for x, k in ticks], fontsize=7)
         ax.minorticks_off(); ax.grid(alpha=.3)
-    axes[0].legend(fontsize=7)
-    fig.suptitle(textwrap.fill(title, 150), fontsize=8); fig.tight_layout()
+    fig.tight_layout(); _legend_below(fig, axes[0].get_legend_handles_labels()[0], ncol=3)
     return _save(fig, path, dpi=120)
 
 # a numeric variant of an experiment, read from its folder name: (kind, x-axis label, pattern)
@@ -95,6 +116,7 @@ def _variant_x(variant) -> tuple[str | None, float]:
 
 def _seed_range(n) -> str: return f'{int(n.min())}' if n.min() == n.max() else f'{int(n.min())}–{int(n.max())}'
 
+@styled
 def plot_variants(table: pd.DataFrame, path, title: str):
     """Return and collision rate against a numeric variant, one line per task and method: the evaluation traffic
     density of `generalization` (rows `<method>@density<d>`) or the dataset share of `data_size` (`<method>@data<pct>`).
@@ -109,16 +131,16 @@ def plot_variants(table: pd.DataFrame, path, title: str):
     rows = table[keep].assign(x=[x for (k, x) in parsed if k == kind], base=table['method'][keep].str.split('@').str[0])
     xlabel = next(l for k, l, _ in VARIANT_AXES if k == kind)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, (m, label) in zip(axes, [('return', 'episode return'), ('collision_rate', 'collision rate (share of episodes)')]):
+    colors = _colors(rows['base'].unique())
+    for ax, (m, label) in zip(axes, [('return', 'return per episode'), ('collision_rate', 'collision rate (share of episodes)')]):
         for (task, base), t in rows.groupby(['task', 'base'], sort=False):
             t = t.sort_values('x'); ref = is_a(base, REFERENCE)
-            ax.errorbar(t['x'], t[m], yerr=np.nan_to_num(t[m + '_sem'].to_numpy(float)), fmt='s--' if ref else 'o-',
-                        capsize=3, alpha=0.6 if ref else 1.0, ms=4,
+            ax.errorbar(t['x'], t[m], yerr=np.nan_to_num(t[m + '_sem'].to_numpy(float)), fmt=_marker(base) + ('--' if ref else '-'),
+                        color=colors[base], alpha=0.6 if ref else 1.0, ms=4,
                         label=f"{paper_name(base)} ({_seed_range(t['seeds'])} seeds)" if not ref
                               else f"{paper_name(base)} (reference)")
         ax.set_xlabel(xlabel); ax.set_ylabel(label); ax.set_xticks(sorted(rows['x'].unique())); ax.grid(alpha=.3)
-    axes[1].legend(fontsize=7, loc='best')
-    fig.suptitle(textwrap.fill(title + ' Bars: ± SEM over training seeds.', 150), fontsize=8); fig.tight_layout()
+    fig.tight_layout(); _legend_below(fig, axes[1].get_legend_handles_labels()[0], ncol=3)
     return _save(fig, path)
 
 def on_common_seeds(rows: pd.DataFrame, metrics) -> pd.DataFrame:
@@ -133,6 +155,7 @@ def on_common_seeds(rows: pd.DataFrame, metrics) -> pd.DataFrame:
         rows[m + '_sem'] = [float(np.std(v, ddof=1) / math.sqrt(len(v))) if len(v) > 1 else float('nan') for v in vals]
     return rows.assign(seeds=len(common), seed_ids=','.join(sorted(common, key=int)))
 
+@styled
 def plot_beta(table: pd.DataFrame, path, title: str):
     """Heat maps of return and collision rate over VL-SAFE's (β1, β2) grid (rows `vlsafe@b1-<β1>_b2-<β2>`), each cell
     annotated with mean ± SEM over training seeds and the profile's defaults outlined. None without such rows."""
@@ -144,7 +167,7 @@ def plot_beta(table: pd.DataFrame, path, title: str):
     b1s, b2s = sorted(rows['b1'].unique()), sorted(rows['b2'].unique())
     d = AgentConfig()   # the defaults the grid is read against
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, (m, label, cmap) in zip(axes, [('return', 'episode return', 'viridis'), ('collision_rate', 'collision rate', 'magma_r')]):
+    for ax, (m, label, cmap) in zip(axes, [('return', 'return per episode', 'viridis'), ('collision_rate', 'collision rate (share of episodes)', 'magma_r')]):
         grid = np.full((len(b2s), len(b1s)), np.nan); sem = grid.copy()
         for _, r in rows.iterrows():
             grid[b2s.index(r['b2']), b1s.index(r['b1'])], sem[b2s.index(r['b2']), b1s.index(r['b1'])] = r[m], r[m + '_sem']
@@ -160,8 +183,7 @@ def plot_beta(table: pd.DataFrame, path, title: str):
             ax.add_patch(plt.Rectangle((b1s.index(d.beta1) - .5, b2s.index(d.beta2) - .5), 1, 1, fill=False, ec='r', lw=2))
         ax.set_xticks(range(len(b1s)), [f'{b:g}' for b in b1s]); ax.set_yticks(range(len(b2s)), [f'{b:g}' for b in b2s])
         ax.set_xlabel('β1 (reward-advantage temperature)'); ax.set_ylabel('β2 (cost-advantage temperature)')
-        ax.set_title(f'{label} (red: the default β1 = {d.beta1:g}, β2 = {d.beta2:g})', fontsize=9); fig.colorbar(im, ax=ax)
-    fig.suptitle(textwrap.fill(title + f" Each cell: mean ± SEM over {_seed_range(rows['seeds'])} training seeds.", 150), fontsize=8)
+        ax.set_title(f'{label} (red: the default β1 = {d.beta1:g}, β2 = {d.beta2:g})', fontsize=9); fig.colorbar(im, ax=ax, label=label)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -268,6 +290,7 @@ def _missing(es: list[dict], slot: str) -> str:
     "'BC seed 1, …' for the runs in `es` without a `slot` log."
     return ', '.join(f"{paper_name(e['name'])} seed {e['seed']}" for e in es if e[slot] is None)
 
+@styled
 def plot_learning_curves(entries: list[dict], path, title: str) -> Path:
     """Training curves per method family, one row of panels per task. World-model agents: the imagined reward and
     cost λ-returns against the agent update (mean over seeds, band from the lowest to the highest seed); offline
@@ -317,10 +340,10 @@ def plot_learning_curves(entries: list[dict], path, title: str) -> Path:
                                         + (f' for {lost}' if lost else '')); continue
                 if lost: ax.set_title(f'{TASK_NAMES.get(task, task)}: {head}\n(no log: {lost})', fontsize=8)
             ax.set_xlabel(xl); ax.set_ylabel(yl, fontsize=8); ax.grid(alpha=.3); ax.legend(fontsize=7)
-    fig.suptitle(textwrap.fill(title, 60 * len(panels)), fontsize=8)
     fig.tight_layout()
     return _save(fig, path)
 
+@styled
 def plot_wm_quality(table: pd.DataFrame, entries: list[dict], path, title: str) -> Path:
     """Held-out quality of each world model of the table, one row of panels per task: open-loop image error against
     the horizon (model solid, last frame repeated dashed), the scores the gate and the diagnosis read (cost head
@@ -381,9 +404,10 @@ def plot_wm_quality(table: pd.DataFrame, entries: list[dict], path, title: str) 
         ax.set_xlim(0, 1); ax.set_ylim(0, 1); ax.legend(fontsize=6, loc='upper left')
         ax.set_xlabel('predicted safety p̂ (bin mean)'); ax.set_ylabel('observed (bin mean)')
         ax.set_title(f'{tn}: safety head reliability', fontsize=9)
-    fig.suptitle(textwrap.fill(title, 190), fontsize=8); fig.tight_layout()
+    fig.tight_layout()
     return _save(fig, path)
 
+@styled
 def plot_weights(entries: list[dict], path, title: str) -> Path:
     """The actor-weight diagnostics of the world-model agents that weight their actor (VL-SAFE, VL-SAFE-NC, FOSP,
     FISOR-style; DreamerV3 has no weight), pooled over seeds, one row per task: the weight w (median over the batch
@@ -426,7 +450,7 @@ def plot_weights(entries: list[dict], path, title: str) -> Path:
             ax.set_title(f'{tn}: {head}', fontsize=9); ax.set_xlabel('agent update'); ax.set_ylabel(yl, fontsize=8)
             ax.grid(alpha=.3); ax.legend(fontsize=7)
         if skipped: row[0].text(0.01, 0.01, 'no weights logged: ' + ', '.join(skipped), fontsize=7, transform=row[0].transAxes)
-    fig.suptitle(textwrap.fill(title, 200), fontsize=8); fig.tight_layout()
+    fig.tight_layout()
     return _save(fig, path)
 
 def training_figures(runs: list[dict], experiment: str, profile: str, results='results', figures='figures',

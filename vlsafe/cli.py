@@ -164,7 +164,7 @@ def cmd_smoke(a):
     if a.canonical: a.results, a.figures = 'results', 'figures'   # regenerate the committed smoke cells on purpose
     print(clip_status('smoke'), flush=True)
     t0 = time.time()
-    _sweep(a, 'table1', 'smoke', tasks=('four_lane',), methods=METHODS + REFERENCE_METHODS, seeds=(0,), scorer='clip',
+    _sweep(a, 'table1', 'smoke', tasks=('four_lane',), methods=METHODS + REFERENCE_METHODS, scorer='clip',
            papermill=not a.no_papermill, progress=not a.quiet, allow_dirty=a.allow_dirty, force=a.canonical,
            rebuild_missing=True)   # finished results alone must not stand in for running the pipeline here
     print(f'smoke finished in {time.time() - t0:.0f} s')
@@ -217,8 +217,8 @@ def cmd_budget(a):
     from vlsafe.budget import budget_curve, budget_pairs, aggregate_budget
     ov = _parse_set(a.set)
     if a.home: ov['run.home'] = a.home
-    for method in a.methods:
-        for seed in a.seeds:
+    for seed in a.seeds:       # a seed's methods share its world model: then their actors are compared
+        for method in a.methods:
             t = budget_curve(a.profile, a.task, method, seed, a.steps, a.results, ov, progress=not a.quiet,
                              allow_dirty=a.allow_dirty)
             print(f'{method} seed {seed}:\n{t.to_string(index=False)}', flush=True)

@@ -19,9 +19,9 @@ from .store import (Store, atomic_write_json, atomic_path, code_versions, pin_ho
 from .evaluate import result_hash, result_stages, expected_label_source
 
 # %% auto #0
-__all__ = ['TASK_NAMES', 'PAPER_COLUMNS', 'PAPER_TASKS', 'DENSITIES', 'BETAS', 'DATA_FRACTIONS', 'SWEEPS', 'SEED_KEYS',
-           'CURVE_COLUMNS', 'CURVE_FILES', 'QUALITY_FILE', 'paper_table', 'cell_config', 'run_dir', 'run_stages',
-           'run_baseline_stages', 'artifacts_present', 'run_cell', 'plan', 'share_cores', 'cell_chains',
+__all__ = ['TASK_NAMES', 'PAPER_COLUMNS', 'PAPER_TASKS', 'DENSITIES', 'BETAS', 'DATA_FRACTIONS', 'PROFILE_SEEDS', 'SWEEPS',
+           'SEED_KEYS', 'CURVE_COLUMNS', 'CURVE_FILES', 'QUALITY_FILE', 'paper_table', 'cell_config', 'run_dir',
+           'run_stages', 'run_baseline_stages', 'artifacts_present', 'run_cell', 'plan', 'share_cores', 'cell_chains',
            'experiments_dir', 'cell_out_dir', 'cell_done', 'run_notebook', 'cell_name', 'cell_failure', 'SweepError',
            'reproduce', 'collect_runs', 'run_seed', 'pool_differences', 'cell_staleness', 'cells_by_dir', 'stale_cells',
            'save_training_logs', 'cell_training_logs']
@@ -149,6 +149,7 @@ PAPER_TASKS = ('four_lane', 'left_turn', 'right_turn', 'navigation')
 DENSITIES = (0.5, 1.0, 1.5, 2.0)        # evaluation traffic relative to the task's own (generalization)
 BETAS = (1.0, 2.0, 3.0)                 # the paper sweeps beta1, beta2 in 1..3
 DATA_FRACTIONS = (0.25, 0.5, 1.0)       # share of the profile's episodes (data_size)
+PROFILE_SEEDS = {'smoke': (0,)}         # the smoke profile proves that the pipeline runs: one training seed is enough
 _AGENT = AgentConfig()                  # the defaults a sweep is read against
 
 def _data_share(frac: float):
@@ -193,7 +194,7 @@ def plan(experiment: str, profile: str, tasks=None, methods=None, seeds=None, sc
         unknown = [v for v in variants if v not in table]
         if unknown: raise ConfigError(f"experiment '{experiment}' has no variant {unknown}; choose from {[v for v in table if v]}")
         table = {v: table[v] for v in variants}
-    seeds = [int(s) for s in (seeds or sw['seeds'])]
+    seeds = [int(s) for s in (seeds or PROFILE_SEEDS.get(profile) or sw['seeds'])]
     names = list(methods or sw['methods']) + (list(REFERENCE_METHODS) if sw.get('references') and not methods else [])
     cells = []
     for task in tasks or sw['tasks']:

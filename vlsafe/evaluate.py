@@ -290,7 +290,8 @@ def write_run(out_dir, cfg: Config, episodes: pd.DataFrame, artifacts: dict[str,
     metrics = dict(method=method, task=cfg.env.task, profile=cfg.run.profile, metrics=_finite(summarize(episodes)),
                    scorer=scorer, scorer_fields=sf, scenarios=[int(s) for s in episodes['seed']], artifacts=artifacts, config=to_dict(cfg), config_hash=result_hash(cfg, method, (scorer or {}).get('kind')),
                    git_commit=git_commit(), machine=machine_info(), wall_time_s=wall_time,
-                   episodes=int(len(episodes)), **(extra or {}))
+                   episodes=int(len(episodes)), code_versions=code_versions(*result_stages(method)))
+    metrics.update(extra or {})
     if frames is not None and len(frames): metrics['gif'] = save_gif(frames, out / 'episode.gif').name
     atomic_write_json(out / 'metrics.json', metrics)
     return metrics

@@ -83,7 +83,7 @@ def plot_scaling(table: pd.DataFrame, path, title: str):
     """Return, cost and collision rate (mean ± SEM) against CLIP size for the rows `<method>@<CLIP preset>` (the
     CLIP-scaling ablation), one line per task and method. Returns None when the table has no such rows."""
     preset = table['method'].str.split('@').str[1]
-    keep = preset.isin(list(CLIP_PARAMS)) | preset.fillna('').astype(str).str.startswith('bev-clip-')
+    keep = preset.isin(list(CLIP_PARAMS)) | preset.astype(object).fillna('').astype(str).str.startswith('bev-clip-')
     if not keep.any(): return None
     rows = table[keep].assign(preset=preset[keep], base=table['method'][keep].str.split('@').str[0])
     params = {p: CLIP_PARAMS.get(p) or clip_params(p) for p in rows['preset'].unique()}   # BEV-CLIPs: counted here

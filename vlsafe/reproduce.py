@@ -415,6 +415,8 @@ def cell_staleness(run: dict, cell: dict | None = None) -> list[str]:
     With its planned `cell`, the config is rebuilt as the sweep builds it today (so a changed default counts);
     without one (an ad-hoc variant), the run's own recorded config is re-hashed (code versions, label source)."""
     method = run['method']
+    asked = ((run.get('config') or {}).get('label') or {}).get('scorer')
+    if cell is not None and asked: cell = dict(cell, scorer=asked)   # the scorer is the sweep's choice (--scorer), not a default
     try: cfg = _cell_cfg(cell) if cell is not None else from_dict(Config, run['config'])
     except Exception as e: return [f'its config no longer reads ({type(e).__name__}: {e})']
     if result_hash(cfg, method) == run.get('config_hash'): return []

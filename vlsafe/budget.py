@@ -74,6 +74,7 @@ def budget_table(profile: str, results='results') -> pd.DataFrame:
     "Every committed curve under results/agent_budget/<profile>/, one row per (task, method, seed, snapshot)."
     parts = []
     for f in sorted((Path(results) / 'agent_budget' / profile).glob('*/*/seed*/curve.csv')):
+        if not (f.parent / 'curve.json').exists(): continue   # a curve still being driven: it has no provenance yet
         meta = json.loads((f.parent / 'curve.json').read_text())
         parts.append(pd.read_csv(f).assign(task=meta['task'], method=meta['method'], seed=meta['seed'],
                                            commit=meta['git_commit'], cpu_minutes=round(meta['cpu_seconds'] / 60, 1)))

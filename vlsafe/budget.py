@@ -4,18 +4,20 @@
 
 # %% ../nbs/08d_budget.ipynb #b003
 from __future__ import annotations
-import json, math, time
+import json, time
 from pathlib import Path
-import numpy as np, pandas as pd, torch
-from .config import TASKS
+import pandas as pd, torch
 from .store import Store, atomic_path, atomic_write_json, git_commit, machine_info, require_committed_tree
 from .evaluate import METRICS, evaluate_policy, evaluate_reference, summarize, result_hash
 from .agent import load_agent, load_policy, posterior_features, snapshot_steps
 from .stats import stalled_share
+from .methods import REGISTRY, paper_name
+import matplotlib.pyplot as plt
+from .figures import styled, _save, _marker
 from .reproduce import cell_config, run_stages
 
 # %% auto #0
-__all__ = ['PANELS', 'STYLE', 'budget_curve', 'budget_table', 'choose_budget', 'heldout_features', 'policy_shift', 'budget_pairs',
+__all__ = ['PANELS', 'budget_curve', 'budget_table', 'choose_budget', 'heldout_features', 'policy_shift', 'budget_pairs',
            'plot_budget', 'plot_shift', 'aggregate_budget']
 
 # %% ../nbs/08d_budget.ipynb #b005
@@ -35,9 +37,11 @@ def budget_curve(profile: str, task: str, method: str, seed: int, steps: int, re
     st = run_stages(cfg, progress=progress)
     store, agent_id = st['store'], st['ids']['agent']
     log = pd.read_csv(store.path('agent', agent_id) / 'metrics.csv')
-    rows = []
-    if (out / 'curve.json').exists() and json.loads((out / 'curve.json').read_text()).get('artifacts', {}).get('agent') == agent_id:
-        rows = pd.read_csv(out / 'curve.csv').to_dict('records')                 # the same agent: resume
+    prior = json.loads((out / 'curve.json').read_text()) if (out / 'curve.json').exists() else {}
+    if prior.get('artifacts', {}).get('agent') != agent_id: prior = {}      # another agent's curve: start afresh
+    # resume: the rows this agent has driven (each row names its agent; a finished curve's rows, its curve.json)
+    old = pd.read_csv(out / 'curve.csv').to_dict('records') if (out / 'curve.csv').exists() else []
+    rows = [r for r in old if prior or r.get('agent') == agent_id]
     noop = out / 'episodes' / 'noop.csv'
     if not noop.exists():
         eps, _ = evaluate_reference(cfg, 'noop', progress=False)
@@ -50,7 +54,7 @@ def budget_curve(profile: str, task: str, method: str, seed: int, steps: int, re
             with atomic_path(out / 'episodes' / f'step{n}.csv') as tmp: eps.to_csv(tmp, index=False)
             s = summarize(eps)
             rows.append(dict(step=n, **{m: s[m]['mean'] for m in METRICS}, stalled=stalled_share(eps, noop_eps),
-                             imagined_return=_imagined(log, prev, n), episodes=len(eps)))
+                             imagined_return=_imagined(log, prev, n), episodes=len(eps), agent=agent_id))
             rows.sort(key=lambda r: r['step'])
             with atomic_path(out / 'curve.csv') as tmp: pd.DataFrame(rows).to_csv(tmp, index=False)
         prev = n
@@ -59,11 +63,11 @@ def budget_curve(profile: str, task: str, method: str, seed: int, steps: int, re
                           heldout_features(st['ids']['world_model'], store)).set_index('step')
         for r in rows: r['kl_pi_b'], r['disagree_pi_b'] = sh.loc[int(r['step']), 'kl'], sh.loc[int(r['step']), 'disagree']
         with atomic_path(out / 'curve.csv') as tmp: pd.DataFrame(rows).to_csv(tmp, index=False)
-    prior = json.loads((out / 'curve.json').read_text()) if rows and (out / 'curve.json').exists() else {}
+    commit = git_commit()
     atomic_write_json(out / 'curve.json', dict(
         method=method, task=task, profile=profile, seed=seed, steps=int(steps), snapshots=list(snapshot_steps(int(steps))),
-        artifacts=st['ids'], config_hash=result_hash(cfg, method), git_commit=git_commit(), machine=machine_info(),
-        commits=sorted(set(prior.get('commits', [prior['git_commit']] if 'git_commit' in prior else [])) | {git_commit()}),
+        artifacts=st['ids'], config_hash=result_hash(cfg, method), git_commit=commit, machine=machine_info(),
+        commits=sorted(set(prior.get('commits', [prior['git_commit']] if 'git_commit' in prior else [])) | {commit}),
         wall_time_s=prior.get('wall_time_s', 0) + time.time() - t0,
         cpu_seconds=prior.get('cpu_seconds', 0) + time.process_time() - c0,
         train_seconds=store.manifest('agent', agent_id).get('train_seconds')))
@@ -159,44 +163,37 @@ def budget_pairs(profile: str, task: str, seed: int, methods, results='results',
 PANELS = (('return', 'return per episode'), ('cost', 'cost per episode'), ('collision_rate', 'collision rate'), ('arrive_rate', 'arrive rate'),
           ('stalled', 'stalled share (= do-nothing episode)'), ('imagined_return', 'imagined λ-return (training log)'),
           ('kl_pi_b', 'KL(π‖π_b) on held-out states (nats)'), ('disagree_pi_b', 'argmax π ≠ argmax π_b (share of held-out states)'))
-STYLE = {'vlsafe': ('#d62728', 'o'), 'vlsafe_nc': ('#ff7f0e', 's'), 'fosp': ('#2ca02c', '^'), 'dreamerv3': ('#1f77b4', 'D'),
-         'bc': ('#7f7f7f', 'v'), 'cql': ('#8c564b', 'P'), 'iql': ('#9467bd', 'X')}
+def _updates_axis(ax, steps, ylabel: str):
+    "Actor updates on a log-2 axis ticked at the snapshots."
+    steps = sorted(steps)
+    ax.set_xscale('log', base=2); ax.set_xticks(steps, [f'{s:g}' for s in steps]); ax.minorticks_off()
+    ax.set_xlabel('actor updates'); ax.set_ylabel(ylabel); ax.grid(alpha=0.3)
 
-def plot_budget(table: pd.DataFrame, path) -> list[Path]:
+@styled
+def plot_budget(table: pd.DataFrame, path) -> Path:
     "Closed-loop metrics against actor updates, per method (mean over seeds, and each seed thin); PNG and PDF."
-    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
     fig, axes = plt.subplots(2, 4, figsize=(14, 6), constrained_layout=True)
     for ax, (col, name) in zip(axes.flat, PANELS):
         if col not in table: ax.set_visible(False); continue
         for m, t in table.groupby('method', sort=False):
-            c, mk = STYLE.get(m, ('k', 'o'))
+            c = REGISTRY[m].color if m in REGISTRY else 'k'
             for _, s in t.groupby('seed'): ax.plot(s['step'], s[col], color=c, lw=0.6, alpha=0.35)
             mean = t.groupby('step')[col].mean()
-            ax.plot(mean.index, mean.values, color=c, marker=mk, ms=4, lw=1.6, label=f"{m} ({t['seed'].nunique()} seeds)")
-        ax.set_xscale('log', base=2); ax.set_xlabel('actor updates'); ax.set_ylabel(name); ax.grid(alpha=0.3)
-        steps = sorted(table['step'].unique()); ax.set_xticks(steps, [f'{s:g}' for s in steps]); ax.minorticks_off()
-    axes.flat[0].legend(fontsize=8, frameon=False)
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    out = [path.with_suffix('.png'), path.with_suffix('.pdf')]
-    for p in out: fig.savefig(p, dpi=150)
-    plt.close(fig)
-    return out
+            ax.plot(mean.index, mean.values, color=c, marker=_marker(m), label=f"{paper_name(m)} ({t['seed'].nunique()} seeds)")
+        _updates_axis(ax, table['step'].unique(), name)
+    axes.flat[0].legend()
+    return _save(fig, Path(path), dpi=150)
 
-def plot_shift(shift: pd.DataFrame, path) -> list[Path]:
+@styled
+def plot_shift(shift: pd.DataFrame, path) -> Path:
     "KL and argmax disagreement between two actors on one world model, against updates, one line per seed; PNG and PDF."
-    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True)
     for ax, col, name in zip(axes, ('kl', 'disagree'), ('KL between the actors (nats)', 'argmax disagreement (share of states)')):
         for (a, b, seed), s in shift.groupby(['a', 'b', 'seed']):
-            ax.plot(s['step'], s[col], marker='o', ms=4, label=f'{a} vs {b}, seed {seed}')
-        ax.set_xscale('log', base=2); ax.set_xlabel('actor updates'); ax.set_ylabel(name); ax.grid(alpha=0.3)
-        steps = sorted(shift['step'].unique()); ax.set_xticks(steps, [f'{s:g}' for s in steps]); ax.minorticks_off()
-    axes[0].legend(fontsize=8, frameon=False)
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    out = [path.with_suffix('.png'), path.with_suffix('.pdf')]
-    for p in out: fig.savefig(p, dpi=150)
-    plt.close(fig)
-    return out
+            ax.plot(s['step'], s[col], marker='o', label=f'{paper_name(a)} vs {paper_name(b)}, seed {seed}')
+        _updates_axis(ax, shift['step'].unique(), name)
+    axes[0].legend()
+    return _save(fig, Path(path), dpi=150)
 
 def aggregate_budget(profile: str, results='results', figures='figures') -> pd.DataFrame:
     "results/tables/agent_budget_<profile>.csv and figures/agent_budget_<profile>.{png,pdf} from the committed curves."

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08b_tables.ipynb #t002
 from __future__ import annotations
-import json, math
+import functools, json, math
 from pathlib import Path
 import numpy as np, pandas as pd
 from .config import TASKS
@@ -24,7 +24,15 @@ __all__ = ['PAIRED_METRICS', 'PAIRED_NOTE', 'PoolingError', 'provenance_note', '
 class PoolingError(ValueError):
     "Runs filed under one table row whose configs differ in more than the seed."
 
-def _episodes(r: dict) -> pd.DataFrame: return pd.read_csv(Path(r['_dir']) / 'episodes.csv')
+def _episodes(r: dict) -> pd.DataFrame:
+    "A run's episodes: read once per aggregation (the row, its stalled share and every comparison use them)."
+    f = Path(r['_dir']) / 'episodes.csv'; st = f.stat()
+    return _read_episodes(str(f), st.st_mtime_ns, st.st_size)
+
+@functools.lru_cache(maxsize=512)
+def _read_episodes(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
+    # keyed on the file's time and size too: a rewritten file is read again
+    return pd.read_csv(path)
 
 def _groups(runs: list[dict]) -> dict[tuple, list]:
     "Runs by table row (task, results folder name = method[@variant]), in seed order; refuses to pool unlike runs."

@@ -18,10 +18,11 @@ from vlsafe.world_model import WorldModel, synthetic_batch
 WM = WorldModelConfig(image_size=32, deter=64, units=64, stoch=8, classes=8, layers=2, cnn_depth=8, bins=63)
 
 
-def reference_lookahead(wm, critic_r, critic_c, traj, a_b, v_r, v_c, gamma, reach=None, mu=0.99):
+def reference_lookahead(wm, critic_r, critic_c, traj, a_b, v_r, v_c, gamma, reach=None, mu=0.99, sample=True):
     "The look-ahead as K separate one-action calls, each through `img_step` (the original formulation)."
-    if a_b.dim() == 3: return ORIGINAL(wm, critic_r, critic_c, traj, a_b, v_r, v_c, gamma, reach, mu)
-    la = [ORIGINAL(wm, critic_r, critic_c, traj, a, v_r, v_c, gamma, reach, mu) for a in a_b]
+    kw = dict(sample=sample)
+    if a_b.dim() == 3: return ORIGINAL(wm, critic_r, critic_c, traj, a_b, v_r, v_c, gamma, reach, mu, **kw)
+    la = [ORIGINAL(wm, critic_r, critic_c, traj, a, v_r, v_c, gamma, reach, mu, **kw) for a in a_b]
     return tuple(None if x[0] is None else torch.stack(x) for x in zip(*la))
 
 ORIGINAL = A.one_step_advantages

@@ -19,14 +19,14 @@ from .nets import MLP, Bernoulli, BoundedNormal, OneHotDist, OneHotFeat, TwoHotD
 from .world_model import Prefetch, action_spec, train_threads
 
 # %% auto #0
-__all__ = ['ADV_NORMS', 'ADV_STD_FLOOR', 'QUANTILES', 'ACTOR_LOSSES', 'REACH_INIT_LOGIT', 'LOOKAHEAD_ROWS', 'lambda_return',
-           'ReturnNorm', 'advantage_weight', 'normalise_advantages', 'feasible', 'to_floats', 'weight_tensors',
-           'weight_diagnostics', 'loss_vlsafe', 'loss_vlsafe_nc', 'loss_fisor', 'loss_fosp', 'loss_dreamerv3',
-           'actor_loss', 'action_dim', 'ActionHead', 'to_agent_action', 'to_env_action', 'Critic', 'ema_update',
-           'expectile_weight', 'critic_loss', 'Reach', 'violation', 'reach_target', 'dataset_targets',
-           'critic_expectiles', 'fosp_critic_terms', 'fosp_reach_step', 'Imagined', 'detached_feat', 'imagine',
-           'flatten_states', 'one_step_advantages', 'Agent', 'posterior_features', 'pretrain_behaviour', 'prepare',
-           'snapshot_steps', 'fit', 'train_agent', 'AgentPolicy', 'load_agent', 'load_policy']
+__all__ = ['ADV_NORMS', 'ADV_STD_FLOOR', 'STATE_STD_FLOOR', 'QUANTILES', 'ACTOR_LOSSES', 'REACH_INIT_LOGIT', 'LOOKAHEAD_ROWS',
+           'lambda_return', 'ReturnNorm', 'advantage_weight', 'normalise_advantages', 'feasible', 'p_control',
+           'to_floats', 'weight_tensors', 'weight_diagnostics', 'loss_vlsafe', 'loss_vlsafe_nc', 'loss_fisor',
+           'loss_fosp', 'loss_dreamerv3', 'actor_loss', 'action_dim', 'ActionHead', 'to_agent_action', 'to_env_action',
+           'Critic', 'ema_update', 'expectile_weight', 'critic_loss', 'Reach', 'violation', 'reach_target',
+           'dataset_targets', 'critic_expectiles', 'fosp_critic_terms', 'fosp_reach_step', 'Imagined', 'detached_feat',
+           'imagine', 'flatten_states', 'one_step_advantages', 'Agent', 'posterior_features', 'pretrain_behaviour',
+           'prepare', 'snapshot_steps', 'fit', 'train_agent', 'AgentPolicy', 'load_agent', 'load_policy']
 
 # %% ../nbs/05_agent.ipynb #c005
 def lambda_return(reward: torch.Tensor, cont: torch.Tensor, value: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
@@ -70,22 +70,37 @@ def advantage_weight(adv_r: torch.Tensor, adv_c: torch.Tensor, p: torch.Tensor |
     ec = torch.exp(torch.clamp(-beta2 * adv_c, max=50.0))
     return torch.clamp(p * er + (1 - p) * ec, max=clip)
 
-ADV_NORMS = ('scale', 'batch_std')
+ADV_NORMS = ('scale', 'batch_std', 'state_std')
 ADV_STD_FLOOR = 1e-4
+STATE_STD_FLOOR = 0.1   # a state whose K actions score nearly alike is scaled by at most 10× the batch's scale
 
 def normalise_advantages(adv: torch.Tensor, scale: torch.Tensor | float, mode: str,
                          valid: torch.Tensor | None = None) -> torch.Tensor:
     """Â for the AWR weight: `adv` / `scale` (the return scale S, mode 'scale'), or `adv` standardised over the batch
-    (mode 'batch_std': minus its mean, over its standard deviation, both taken where `valid`)."""
+    (mode 'batch_std': minus its mean, over its standard deviation, both taken where `valid`), or standardised over
+    the K actions of each state (mode 'state_std', `adv` (K, …)), each state's deviation floored at `STATE_STD_FLOOR`
+    times the batch's, so that near-ties are not blown up to unit size."""
     if mode == 'scale': return adv / scale
-    if mode != 'batch_std': raise ConfigError(f"agent.adv_norm '{mode}' is unknown; choose one of {list(ADV_NORMS)}")
+    if mode not in ADV_NORMS: raise ConfigError(f"agent.adv_norm '{mode}' is unknown; choose one of {list(ADV_NORMS)}")
     x = adv if valid is None else adv[valid]
     if x.numel() < 2: return torch.zeros_like(adv)
-    return (adv - x.mean()) / x.std().clamp(min=ADV_STD_FLOOR)
+    if mode == 'batch_std': return (adv - x.mean()) / x.std().clamp(min=ADV_STD_FLOOR)
+    if adv.dim() < 2 or adv.shape[0] < 2:
+        raise ConfigError("agent.adv_norm='state_std' needs K >= 2 behaviour actions per state (agent.behaviour_samples)")
+    floor = (STATE_STD_FLOOR * x.std()).clamp(min=ADV_STD_FLOOR)
+    return (adv - adv.mean(0)) / adv.std(0).clamp(min=floor)
 
 def feasible(value_c: torch.Tensor, cost_limit: float) -> torch.Tensor:
     "The FISOR-style hard feasibility indicator: 1 where the cost critic expects at most `cost_limit` discounted cost."
     return (value_c <= cost_limit).to(value_c.dtype)
+
+def p_control(p: torch.Tensor, control: str) -> torch.Tensor:
+    """p̂ as the actor's weight sees it: unchanged ('none'), 1 − p̂ ('inverted'), or permuted over all imagined
+    states of the update ('shuffled': the same values on the wrong states, a fresh permutation each update)."""
+    if control == 'none': return p
+    if control == 'inverted': return 1 - p
+    if control == 'shuffled': return p.flatten()[torch.randperm(p.numel(), device=p.device)].view_as(p)
+    raise ConfigError(f"agent.p_control '{control}' is unknown; choose none, shuffled or inverted")
 
 
 # %% ../nbs/05_agent.ipynb #c014b
@@ -352,12 +367,14 @@ LOOKAHEAD_ROWS = 4096     # paper size (15360 states per action set): 13% faster
 
 def one_step_advantages(wm, critic_r: Critic, critic_c: Critic, traj: Imagined, a_b: torch.Tensor,
                         v_r: torch.Tensor, v_c: torch.Tensor, gamma: float, reach: Reach | None = None,
-                        mu: float = 0.99, rows: int = LOOKAHEAD_ROWS) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+                        mu: float = 0.99, rows: int = LOOKAHEAD_ROWS, sample: bool = True
+                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Unnormalised A_r, A_c (H, N) of actions `a_b` (H, N, A) taken at the imagined states s_0…s_{H−1}:
     r̂(s') + γ·ĉont(s')·V(s') − V(s_t) with s' = img_step(s_t, a^b_t); `v_r`, `v_c` (H+1, N) are V at s_0…s_H.
     With `reach`, also FOSP's P(s_t, a^b_t) = max(h(ĉ(s')), μ·ĉont(s')·P(s')), else None.
     `a_b` (K, H, N, A): K actions per state, results (K, H, N); for K > 1 the states' share of the dynamics step is
-    computed once (`RSSM.img_step_shared`, equal to K calls up to float rounding).
+    computed once (`RSSM.img_step_shared`, equal to K calls up to float rounding). `sample=False` takes the prior's
+    most likely next state (`agent.lookahead='mode'`), so that the K scores differ by their actions alone.
     The states pass in blocks of `rows`, one action set after the other: the random draws and every row's sums are
     those of one pass over all of them, and a block's activations stay in the cache. `rows` is a multiple of 64 so
     that every element meets the same code as in one pass (elementwise kernels run vectors of up to 2×16 floats
@@ -369,8 +386,8 @@ def one_step_advantages(wm, critic_r: Critic, critic_c: Critic, traj: Imagined, 
 
     def nxt(a, sl):
         s = {k: v[sl] for k, v in st.items()}
-        if shared is None: return wm.img_step(s, a[sl])
-        return wm.rssm.img_step_shared(s, tuple(x[sl] for x in shared), a[sl])
+        if shared is None: return wm.img_step(s, a[sl], sample)
+        return wm.rssm.img_step_shared(s, tuple(x[sl] for x in shared), a[sl], sample)
 
     out = [[_score(wm, nxt(a, slice(i, i + rows)), critic_r, critic_c, gamma, reach, mu)
             for i in range(0, H * N, rows)] for a in a_b.reshape(-1, H * N, A)]
@@ -482,17 +499,19 @@ class Agent(nn.Module):
             reach_b = None
             if awr:
                 a_r_b, a_c_b, reach_b = one_step_advantages(wm, self.critic_r, self.critic_c, traj, a_b, v_r.detach(),
-                                                            v_c, gamma, self.reach, cfg.ref_discount)
+                                                            v_c, gamma, self.reach, cfg.ref_discount,
+                                                            sample=cfg.lookahead == 'sample')
                 if K > 1: a_r_b, a_c_b = a_r_b - a_r_b.mean(0), a_c_b - a_c_b.mean(0)
             else: a_r_b = a_c_b = torch.zeros_like(a_b[..., 0])
             valid_k = valid.expand_as(a_r_b)
             adv_r_b = normalise_advantages(a_r_b, s_r, cfg.adv_norm, valid_k)
             adv_c_b = normalise_advantages(a_c_b, s_c, cfg.adv_norm, valid_k)
-        # 5. actor
+        # 5. actor (p̂ as the world model reads it, or a control of it: `p_control`)
+        p = p_control(traj.p[:-1].detach(), cfg.p_control)
         dist = self.actor(fs)
         q = dict(logp=dist.log_prob(traj.action.detach()), ent=dist.entropy(), adv=adv if backprop else adv.detach(),
                  backprop=backprop, logp_b=dist.log_prob(a_b), adv_r_b=adv_r_b, adv_c_b=adv_c_b,
-                 p=traj.p[:-1].detach(), value_c=v_c[:-1].detach(), weight=weight[:-1], reach_b=reach_b)
+                 p=p, value_c=v_c[:-1].detach(), weight=weight[:-1], reach_b=reach_b)
         a_loss, am = actor_loss(cfg.objective, q, cfg)
         m['actor_grad_norm'] = self._step(self.opt_actor, a_loss, self.actor.parameters())
         # 6. critics (on detached features and targets) and π_b share one backward: their graphs are disjoint.
@@ -516,7 +535,7 @@ class Agent(nn.Module):
         with torch.no_grad():
             w, mix = am['w'], am['mix']
             if w is not None:
-                m.update(weight_tensors(w, adv_r_b, adv_c_b, traj.p[:-1].expand_as(w), mix, weight[:-1].expand_as(w)))
+                m.update(weight_tensors(w, adv_r_b, adv_c_b, p.expand_as(w), mix, weight[:-1].expand_as(w)))
             nan = float('nan')
             several = valid_k.sum() > 1
             m.update(actor_loss=a_loss, critic_r_loss=c_loss_r, critic_c_loss=c_loss_c,
@@ -539,9 +558,10 @@ class Agent(nn.Module):
 
 # %% ../nbs/05_agent.ipynb #c032b
 @torch.no_grad()
-def posterior_features(wm, episodes, chunk: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+def posterior_features(wm, episodes, chunk: int = 16, sample: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """(features (N, feat_dim), actions (N, A) in the world model's representation) of every step of `episodes` that
-    has an action: the posterior after frame t, and the action taken there, as the loop's π_b sees them."""
+    has an action: the posterior after frame t (its most likely latent, or a drawn one with `sample`), and the
+    action taken there."""
     feats, acts = [], []
     for j in range(0, len(episodes), chunk):
         eps = [episodes[i] for i in range(j, min(j + chunk, len(episodes)))]
@@ -552,7 +572,7 @@ def posterior_features(wm, episodes, chunk: int = 16) -> tuple[torch.Tensor, tor
         first = np.zeros((len(eps), T1), bool); first[:, 0] = True
         # zero padding after an episode's end only follows its real steps: the posterior is causal
         x = wm.preprocess(dict(image=img, action=act, is_first=first))
-        post, _ = wm.observe(x, sample=False)
+        post, _ = wm.observe(x, sample=sample)
         f = wm.feat(post).float()
         for b, e in enumerate(eps): feats.append(f[b, :len(e)]); acts.append(x['action'][b, :len(e)].float())
     return torch.cat(feats), torch.cat(acts)
@@ -563,7 +583,7 @@ def pretrain_behaviour(agent: Agent, wm, episodes, steps: int, batch: int = 256,
     steps, at `agent.cfg.bc_lr`, then copy it into the actor. Returns the fit's summary (for the manifest)."""
     from tqdm.auto import trange
     t0 = time.time()
-    feats, acts = posterior_features(wm, episodes)
+    feats, acts = posterior_features(wm, episodes, sample=agent.cfg.bc_latent == 'sample')
     g = torch.Generator(device=feats.device).manual_seed(seed)     # its own stream: the loop's RNG is untouched
     opt = torch.optim.Adam(agent.bc.parameters(), lr=agent.cfg.bc_lr)
     nll = []

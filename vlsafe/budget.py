@@ -17,8 +17,8 @@ from .figures import styled, _save, _marker
 from .reproduce import cell_config, run_stages
 
 # %% auto #0
-__all__ = ['PANELS', 'budget_curve', 'budget_table', 'choose_budget', 'heldout_features', 'policy_shift', 'budget_pairs',
-           'plot_budget', 'plot_shift', 'aggregate_budget']
+__all__ = ['PANELS', 'row_name', 'budget_curve', 'budget_table', 'choose_budget', 'heldout_features', 'policy_shift',
+           'budget_pairs', 'plot_budget', 'plot_shift', 'aggregate_budget']
 
 # %% ../nbs/08d_budget.ipynb #b005
 def _imagined(log: pd.DataFrame, lo: int, hi: int) -> float:
@@ -26,14 +26,22 @@ def _imagined(log: pd.DataFrame, lo: int, hi: int) -> float:
     x = log[(log['step'] > lo) & (log['step'] <= hi)]
     return float(x['ret_r'].mean()) if len(x) and 'ret_r' in x else float('nan')
 
+def row_name(method: str, variant: str = '') -> str:
+    "A curve's folder and row name: the method, or `method@variant` when overrides made a variant of it."
+    return f'{method}@{variant}' if variant else method
+
 def budget_curve(profile: str, task: str, method: str, seed: int, steps: int, results='results',
-                 overrides: dict | None = None, progress: bool = True, allow_dirty: bool = False) -> pd.DataFrame:
+                 overrides: dict | None = None, progress: bool = True, allow_dirty: bool = False,
+                 variant: str = '') -> pd.DataFrame:
     """Closed-loop metrics of `method`'s actor (seed `seed`) after each of `snapshot_steps(steps)` updates, written to
-    `results/agent_budget/<profile>/<task>/<method>/seed<k>/`; resumes where a killed run stopped."""
+    `results/agent_budget/<profile>/<task>/<method>[@<variant>]/seed<k>/`; resumes where a killed run stopped.
+    Overrides that change the agent (other than its budget) need a `variant` name, so that curves never mix."""
     require_committed_tree(results, allow_dirty)
     t0, c0 = time.time(), time.process_time()
+    ov = {k: v for k, v in (overrides or {}).items() if k != 'run.home'}
+    if ov and not variant: raise ValueError(f'overrides {ov} make a variant of {method}: name it (--variant NAME)')
     cfg = cell_config(profile, task, method, seed, overrides={**(overrides or {}), 'agent.steps': int(steps)})
-    out = Path(results) / 'agent_budget' / profile / task / method / f'seed{seed}'
+    out = Path(results) / 'agent_budget' / profile / task / row_name(method, variant) / f'seed{seed}'
     st = run_stages(cfg, progress=progress)
     store, agent_id = st['store'], st['ids']['agent']
     log = pd.read_csv(store.path('agent', agent_id) / 'metrics.csv')
@@ -65,7 +73,8 @@ def budget_curve(profile: str, task: str, method: str, seed: int, steps: int, re
         with atomic_path(out / 'curve.csv') as tmp: pd.DataFrame(rows).to_csv(tmp, index=False)
     commit = git_commit()
     atomic_write_json(out / 'curve.json', dict(
-        method=method, task=task, profile=profile, seed=seed, steps=int(steps), snapshots=list(snapshot_steps(int(steps))),
+        method=method, variant=variant, overrides={k: str(v) for k, v in ov.items()},
+        task=task, profile=profile, seed=seed, steps=int(steps), snapshots=list(snapshot_steps(int(steps))),
         artifacts=st['ids'], config_hash=result_hash(cfg, method), git_commit=commit, machine=machine_info(),
         commits=sorted(set(prior.get('commits', [prior['git_commit']] if 'git_commit' in prior else [])) | {commit}),
         wall_time_s=prior.get('wall_time_s', 0) + time.time() - t0,
@@ -80,16 +89,20 @@ def budget_table(profile: str, results='results') -> pd.DataFrame:
     for f in sorted((Path(results) / 'agent_budget' / profile).glob('*/*/seed*/curve.csv')):
         if not (f.parent / 'curve.json').exists(): continue   # a curve still being driven: it has no provenance yet
         meta = json.loads((f.parent / 'curve.json').read_text())
-        parts.append(pd.read_csv(f).assign(task=meta['task'], method=meta['method'], seed=meta['seed'],
-                                           commit=meta['git_commit'], cpu_minutes=round(meta['cpu_seconds'] / 60, 1)))
+        parts.append(pd.read_csv(f).assign(task=meta['task'], method=meta['method'], variant=meta.get('variant', ''),
+                                           seed=meta['seed'], commit=meta['git_commit'],
+                                           cpu_minutes=round(meta['cpu_seconds'] / 60, 1)))
     if not parts: raise FileNotFoundError(f"no curves under {Path(results) / 'agent_budget' / profile}; run `vlsafe budget` first")
     t = pd.concat(parts, ignore_index=True)
-    return t[['task', 'method', 'seed', 'step', *[c for c in t.columns if c not in ('task', 'method', 'seed', 'step')]]]
+    t['variant'] = t['variant'].fillna('')
+    first = ('task', 'method', 'variant', 'seed', 'step')
+    return t[[*first, *[c for c in t.columns if c not in first]]]
 
 def choose_budget(table: pd.DataFrame, gap: float, tol: float = 0.05) -> dict[str, int]:
     """Per method, the smallest snapshot b whose seed-mean return at 2b exceeds that at b by less than `tol`·`gap`
     (the expert − do-nothing return gap); the largest snapshot when no step flattens; and `all`, the largest of them."""
     out = {}
+    if 'variant' in table: table = table[table['variant'] == '']      # the method as profiled, not its variants
     for m, t in table.groupby('method'):
         r = t.groupby('step')['return'].mean()
         flat = [b for b in r.index if 2 * b in r.index and r[2 * b] - r[b] < tol * gap]
@@ -199,7 +212,7 @@ def aggregate_budget(profile: str, results='results', figures='figures') -> pd.D
     "results/tables/agent_budget_<profile>.csv and figures/agent_budget_<profile>.{png,pdf} from the committed curves."
     t = budget_table(profile, results)
     with atomic_path(Path(results) / 'tables' / f'agent_budget_{profile}.csv') as tmp: t.to_csv(tmp, index=False)
-    plot_budget(t, Path(figures) / f'agent_budget_{profile}.png')
+    plot_budget(t[t['variant'] == ''], Path(figures) / f'agent_budget_{profile}.png')     # variants: the label study
     pairs = sorted((Path(results) / 'agent_budget' / profile).glob('*/shift_seed*.csv'))
     if pairs:
         sh = pd.concat([pd.read_csv(f).assign(task=f.parent.name) for f in pairs], ignore_index=True)

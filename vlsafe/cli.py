@@ -217,12 +217,13 @@ def cmd_budget(a):
     from vlsafe.budget import budget_curve, budget_pairs, aggregate_budget
     ov = _parse_set(a.set)
     if a.home: ov['run.home'] = a.home
+    from vlsafe.budget import row_name
     for seed in a.seeds:       # a seed's methods share its world model: then their actors are compared
         for method in a.methods:
             t = budget_curve(a.profile, a.task, method, seed, a.steps, a.results, ov, progress=not a.quiet,
-                             allow_dirty=a.allow_dirty)
-            print(f'{method} seed {seed}:\n{t.to_string(index=False)}', flush=True)
-        sh = budget_pairs(a.profile, a.task, seed, a.methods, a.results)
+                             allow_dirty=a.allow_dirty, variant=a.variant)
+            print(f'{row_name(method, a.variant)} seed {seed}:\n{t.to_string(index=False)}', flush=True)
+        sh = budget_pairs(a.profile, a.task, seed, [row_name(m, a.variant) for m in a.methods], a.results)
         if len(sh): print(f'seed {seed}, actors against each other:\n{sh.to_string(index=False)}', flush=True)
     t = aggregate_budget(a.profile, a.results, a.figures)
     print(f"table:  {Path(a.results) / 'tables' / f'agent_budget_{a.profile}.csv'} ({len(t)} rows)\n"
@@ -313,6 +314,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument('--methods', nargs='+', default=['vlsafe', 'vlsafe_nc'], choices=OBJECTIVES)
     s.add_argument('--seeds', nargs='+', type=int, default=[0, 1]); s.add_argument('--steps', type=int, default=4800)
     s.add_argument('--set', action='append', metavar='KEY=VALUE', help='config override for every curve, repeatable')
+    s.add_argument('--variant', default='', help='name of the variant that --set makes (curves go to <method>@VARIANT)')
     results_args(s, canonical=True); s.set_defaults(fn=cmd_budget)
     s = sub.add_parser('store', help='list or remove artifacts')
     s.add_argument('action', choices=('ls', 'rm')); s.add_argument('kind', nargs='?'); s.add_argument('id', nargs='?')

@@ -159,9 +159,20 @@ class AgentConfig:
     cost_limit: float = F(0.1, lo=0.0, doc='fisor feasibility: V_c(s) <= cost_limit (a small tolerance above 0: '
                           'the cost critic is a regression, never exactly 0)')
     bc_lr: float = F(1e-4, lo=0.0, hi=1.0, doc='learning rate of the behaviour-policy estimate')
-    adv_norm: str = F('batch_std', choices=('scale', 'batch_std'),
+    adv_norm: str = F('batch_std', choices=('scale', 'batch_std', 'state_std'),
                       doc="AWR advantages: 'scale' divides by the return scale S (DreamerV3's normaliser), "
-                          "'batch_std' standardises them over the batch (AWR implementations)")
+                          "'batch_std' standardises them over the batch (AWR implementations), 'state_std' over the "
+                          "K behaviour actions of each state (so that each branch can re-rank actions in every state)")
+    lookahead: str = F('sample', choices=('sample', 'mode'), hashed='nondefault',
+                       doc="the one-step look-ahead that scores behaviour actions: 'sample' draws the prior's next "
+                           "state, 'mode' takes its most likely one (the K actions of a state then differ only by "
+                           "their actions, not by latent noise)")
+    p_control: str = F('none', choices=('none', 'shuffled', 'inverted'), hashed='nondefault',
+                       doc="a control for p̂ on the same world model: 'shuffled' permutes p̂ over the imagined states "
+                           "of each update (its marginal on the wrong states), 'inverted' uses 1 − p̂")
+    bc_latent: str = F('mode', choices=('mode', 'sample'), hashed='nondefault',
+                       doc="posterior latents that pretrain π_b: 'mode' (most likely) or 'sample' (drawn, like the "
+                           "imagined states π_b is queried on and the loop's own π_b updates)")
     expectile: float = F(0.8, lo=0.5, hi=0.99, doc='FOSP: expectile of the value nets (reward upper, cost lower)')
     ref_discount: float = F(0.99, lo=0.0, hi=1.0, doc="FOSP: discount of the reachability max-backup (the code's mu)")
     behaviour_samples: int = F(4, lo=1, hi=64, doc='behaviour actions scored per imagined state; above 1 their '
@@ -385,6 +396,9 @@ def _validate_cross(cfg: Config):
     import re
     if not re.fullmatch(r'cpu|cuda(:\d+)?|mps', cfg.run.device):
         raise ConfigError(f"config key 'run.device' = {cfg.run.device!r} is not a device; use cpu, cuda, cuda:N or mps")
+    if cfg.agent.adv_norm == 'state_std' and cfg.agent.behaviour_samples < 2:
+        raise ConfigError("config key 'agent.adv_norm' = 'state_std' standardises over the K behaviour actions of a "
+                          "state and needs agent.behaviour_samples >= 2 (or use adv_norm='batch_std')")
 
 def check_device(device: str) -> str:
     """`device` if this machine has it, else one `ConfigError` naming the fix. Called where work starts (the CLI),

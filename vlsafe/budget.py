@@ -158,7 +158,8 @@ def policy_shift(agent_ids: dict[str, str], store: Store, steps, feats) -> pd.Da
 # %% ../nbs/08d_budget.ipynb #bs04
 def budget_pairs(profile: str, task: str, seed: int, methods, results='results', store: Store | None = None) -> pd.DataFrame:
     """`policy_shift` between the finished curves of `methods` on one seed (one world model), written to
-    `results/agent_budget/<profile>/<task>/shift_seed<k>.csv`: KL and argmax disagreement between their actors."""
+    `results/agent_budget/<profile>/<task>/shift_seed<k>.csv` (or `shift_<variants>_seed<k>.csv` for variants'
+    rows, so that one study never overwrites another's): KL and argmax disagreement between their actors."""
     root = Path(results) / 'agent_budget' / profile / task
     meta = {m: json.loads((root / m / f'seed{seed}' / 'curve.json').read_text()) for m in methods
             if (root / m / f'seed{seed}' / 'curve.json').exists()}
@@ -169,7 +170,8 @@ def budget_pairs(profile: str, task: str, seed: int, methods, results='results',
     steps = sorted(set.intersection(*(set(v['snapshots']) for v in meta.values())))
     sh = policy_shift({m: v['artifacts']['agent'] for m, v in meta.items()}, store, steps, heldout_features(wms.pop(), store))
     sh = sh[sh['b'] != 'pi_b'].assign(seed=seed)
-    with atomic_path(root / f'shift_seed{seed}.csv') as tmp: sh.to_csv(tmp, index=False)
+    tag = '+'.join(sorted({m.split('@', 1)[1] for m in meta if '@' in m}))
+    with atomic_path(root / (f'shift_{tag}_seed{seed}.csv' if tag else f'shift_seed{seed}.csv')) as tmp: sh.to_csv(tmp, index=False)
     return sh
 
 # %% ../nbs/08d_budget.ipynb #b010

@@ -17,7 +17,7 @@ from .store import Store, ArtifactError, pin_home, require_committed_tree, USER_
 # %% auto #0
 __all__ = ['cmd_collect', 'cmd_label', 'cmd_train_vlm', 'cmd_train_wm', 'cmd_train_agent', 'cmd_train_baseline', 'variant_name',
            'cmd_run', 'cmd_reproduce', 'cmd_aggregate', 'clip_status', 'cmd_smoke', 'cmd_status', 'cmd_budget',
-           'cmd_store', 'parser', 'main']
+           'cmd_mechanism', 'cmd_store', 'parser', 'main']
 
 # %% ../nbs/08c_cli.ipynb #c003
 def _parse_set(items: list[str]) -> dict:
@@ -229,6 +229,14 @@ def cmd_budget(a):
     print(f"table:  {Path(a.results) / 'tables' / f'agent_budget_{a.profile}.csv'} ({len(t)} rows)\n"
           f"figure: {Path(a.figures) / f'agent_budget_{a.profile}.png'} and .pdf")
 
+def cmd_mechanism(a):
+    "The label study's table and figure from the committed curves (`vlsafe budget` runs the curves)."
+    from vlsafe.mechanism import aggregate_mechanism, to_markdown
+    t = aggregate_mechanism(a.profile, a.task, a.results, a.figures)
+    print(to_markdown(t))
+    print(f"table:  {Path(a.results) / 'tables' / f'mechanism_{a.profile}.csv'} (.md, .tex)\n"
+          f"figure: {Path(a.figures) / f'mechanism_{a.profile}.png'} and .pdf")
+
 def cmd_store(a):
     st = Store(a.home or None)
     if a.action == 'ls':
@@ -316,6 +324,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument('--set', action='append', metavar='KEY=VALUE', help='config override for every curve, repeatable')
     s.add_argument('--variant', default='', help='name of the variant that --set makes (curves go to <method>@VARIANT)')
     results_args(s, canonical=True); s.set_defaults(fn=cmd_budget)
+    s = sub.add_parser('mechanism', help="the label study's table and figure (does the label matter?) from the committed curves")
+    s.add_argument('--profile', default='small'); s.add_argument('--task', default='four_lane', choices=TASKS)
+    s.add_argument('--results', default='results'); s.add_argument('--figures', default='figures')
+    s.set_defaults(fn=cmd_mechanism)
     s = sub.add_parser('store', help='list or remove artifacts')
     s.add_argument('action', choices=('ls', 'rm')); s.add_argument('kind', nargs='?'); s.add_argument('id', nargs='?')
     s.set_defaults(fn=cmd_store)

@@ -14,7 +14,7 @@ from torch import nn
 import torch.nn.functional as Fn
 from .config import Config, AgentConfig, OBJECTIVES, ConfigError, stable_hash, to_dict
 from .store import Store, ArtifactError, atomic_path, atomic_write_json
-from .loop import TrainingLoop, seed_everything
+from .loop import TrainingLoop, seed_everything, snapshot_file, snapshot_steps
 from .nets import MLP, Bernoulli, BoundedNormal, OneHotDist, OneHotFeat, TwoHotDist, autocast_context, resolve_precision, symlog_bins
 from .world_model import Prefetch, action_spec, train_threads
 
@@ -26,7 +26,7 @@ __all__ = ['ADV_NORMS', 'ADV_STD_FLOOR', 'STATE_STD_FLOOR', 'QUANTILES', 'ACTOR_
            'Critic', 'ema_update', 'expectile_weight', 'critic_loss', 'Reach', 'violation', 'reach_target',
            'dataset_targets', 'critic_expectiles', 'fosp_critic_terms', 'fosp_reach_step', 'Imagined', 'detached_feat',
            'imagine', 'flatten_states', 'one_step_advantages', 'Agent', 'posterior_features', 'pretrain_behaviour',
-           'prepare', 'snapshot_steps', 'fit', 'train_agent', 'AgentPolicy', 'load_agent', 'load_policy']
+           'prepare', 'fit', 'train_agent', 'AgentPolicy', 'load_agent', 'load_policy']
 
 # %% ../nbs/05_agent.ipynb #c005
 def lambda_return(reward: torch.Tensor, cont: torch.Tensor, value: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
@@ -610,10 +610,6 @@ def prepare(wm, batch: dict, precision: str = 'fp32') -> tuple[dict, dict]:
 
 def _config_hash(cfg: AgentConfig, wm_id: str) -> str: return stable_hash({'agent': cfg, 'wm': wm_id})
 
-def snapshot_steps(steps: int, smallest: int = 100) -> tuple[int, ...]:
-    "A doubling schedule that ends at the budget: 4800 → 150, 300, 600, 1200, 2400, 4800 (none below `smallest`)."
-    return tuple(sorted({steps >> k for k in range(32) if steps >> k >= smallest}))
-
 def fit(agent: Agent, wm, sampler, work: Path, wm_id: str = '', progress: bool = True, precision: str = 'fp32') -> dict:
     """Train `agent` for `cfg.steps` updates in `work` (resuming from `work/ckpt.pt`), forward passes at `precision`;
     returns the last logged metrics. The actor and π_b are kept at `snapshot_steps(cfg.steps)` (`snapshots/`), so
@@ -738,10 +734,6 @@ def load_policy(agent_id: str, store: Store | None = None, device: str = 'cpu', 
     store = store or Store()
     agent, wm, _ = load_agent(agent_id, store, device)
     if snapshot is not None:
-        f = store.path('agent', agent_id) / 'snapshots' / f'step{snapshot}.pt'
-        if not f.exists():
-            have = sorted(int(p.stem[4:]) for p in f.parent.glob('step*.pt'))
-            raise ArtifactError(f'agent {agent_id} has no snapshot at update {snapshot} (it has {have or "none"}); '
-                                f'snapshots are kept at `snapshot_steps(agent.steps)` by agents trained since they exist')
+        f = snapshot_file(store.path('agent', agent_id), snapshot, f'agent {agent_id}')
         agent.actor.load_state_dict(torch.load(f, map_location=device, weights_only=True)['actor'])
     return AgentPolicy(wm, agent.actor, agent.info, sample=sample, device=device)

@@ -17,7 +17,7 @@ from .config import BaselineConfig, Config, ConfigError, EnvConfig, from_dict, s
 from .actions import BOX, DISCRETE, action_space
 from .nets import BoundedNormal, Encoder, MLP
 from .store import ArtifactError, Store, atomic_path
-from .loop import TrainingLoop, check_finite, seed_everything
+from .loop import TrainingLoop, check_finite, seed_everything, snapshot_file, snapshot_steps
 from .agent import to_agent_action, to_env_action
 from .world_model import action_spec, resize_frames, train_threads
 
@@ -258,7 +258,10 @@ def fit_offline(method: str, nets: OfflineNets, data: Transitions, cfg: Baseline
     loop = TrainingLoop(work, cfg.steps, desc=f'baseline {method}', log_every=cfg.log_every, ckpt_every=cfg.ckpt_every,
                         state_dict=lambda: dict(nets=nets.state_dict(), opt=opt.state_dict(), gen=gen.get_state()),
                         load_state_dict=load, config_hash=offline_hash(method, data.size, nets.spec, cfg),
-                        fix="Lower baseline.lr or check the dataset's rewards.", device=dev, progress=progress)
+                        fix="Lower baseline.lr or check the dataset's rewards.", device=dev, progress=progress,
+                        # the acting net on the doubling schedule: the learning curve against gradient steps
+                        snapshot=lambda: dict(weights=nets[ACTING_NET[method]].state_dict(), spec=json.dumps(nets.spec)),
+                        snapshot_at=snapshot_steps(cfg.steps))
     loss_fn, pin = UPDATES[method], dev.type == 'cuda'      # page-locked host batches copy to the GPU asynchronously
     def update(_):
         batch = {k: (v.pin_memory() if pin else v).to(dev, non_blocking=True)
@@ -469,13 +472,18 @@ def _read_weights(path: Path, device: str) -> dict:
     except Exception as e:
         raise ArtifactError(f"cannot read {path} ({type(e).__name__}: {str(e).splitlines()[0][:120]}); remove the artifact and retrain") from e
 
-def load_baseline_policy(baseline_id: str, store: Store | None = None, device: str = 'cpu') -> BaselinePolicy:
-    "The policy of baseline artifact `baseline_id` (weights loaded with `weights_only=True`); acts greedily until `sample` is set."
+def load_baseline_policy(baseline_id: str, store: Store | None = None, device: str = 'cpu',
+                         snapshot: int | None = None) -> BaselinePolicy:
+    """The policy of baseline artifact `baseline_id` (weights loaded with `weights_only=True`); acts greedily until
+    `sample` is set. `snapshot`: an offline method's policy after that many gradient steps."""
     store = store or Store()
     man = store.manifest('baseline', baseline_id)
     method, size = man['config']['method'], int(man['config']['wm_image_size'])
     cfg = from_dict(BaselineConfig, man['config']['baseline'], 'baseline.')
-    ck = _read_weights(store.path('baseline', baseline_id) / 'policy.pt', device)
+    if snapshot is not None and method not in OFFLINE:
+        raise ValueError(f'{method} is online: it keeps no snapshots (its budget is env steps, not gradient steps)')
+    path = store.path('baseline', baseline_id)
+    ck = _read_weights(path / 'policy.pt' if snapshot is None else snapshot_file(path, snapshot, f'baseline {baseline_id}'), device)
     if method in OFFLINE:
         spec = json.loads(ck.get('spec', json.dumps(DISCRETE)))
         net = ImageNet(size, cfg, actor_outputs(spec)).to(device).eval()

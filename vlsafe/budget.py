@@ -14,7 +14,9 @@ from .stats import stalled_share
 from .methods import REGISTRY, paper_name
 import matplotlib.pyplot as plt
 from .figures import styled, _save, _marker
-from .reproduce import cell_config, run_stages
+from .reproduce import cell_config, run_stages, run_baseline_stages
+from .baselines import load_baseline_policy
+from .methods import OFFLINE, WM_AGENT, is_a
 
 # %% auto #0
 __all__ = ['PANELS', 'row_name', 'budget_curve', 'budget_table', 'choose_budget', 'heldout_features', 'policy_shift',
@@ -40,11 +42,18 @@ def budget_curve(profile: str, task: str, method: str, seed: int, steps: int, re
     t0, c0 = time.time(), time.process_time()
     ov = {k: v for k, v in (overrides or {}).items() if k != 'run.home'}
     if ov and not variant: raise ValueError(f'overrides {ov} make a variant of {method}: name it (--variant NAME)')
-    cfg = cell_config(profile, task, method, seed, overrides={**(overrides or {}), 'agent.steps': int(steps)})
+    offline = is_a(method, OFFLINE)        # a baseline's budget is its gradient steps; it has no π_b and no imagination
+    if not offline and not is_a(method, WM_AGENT):
+        raise ValueError(f'{method} has no learning curve here: choose a world-model agent or an offline baseline')
+    cfg = cell_config(profile, task, method, seed,
+                      overrides={**(overrides or {}), ('baseline.steps' if offline else 'agent.steps'): int(steps)})
     out = Path(results) / 'agent_budget' / profile / task / row_name(method, variant) / f'seed{seed}'
-    st = run_stages(cfg, progress=progress)
-    store, agent_id = st['store'], st['ids']['agent']
-    log = pd.read_csv(store.path('agent', agent_id) / 'metrics.csv')
+    st = run_baseline_stages(cfg, method, progress=progress) if offline else run_stages(cfg, progress=progress)
+    store = st['store']
+    kind, agent_id = ('baseline', st['ids']['baseline']) if offline else ('agent', st['ids']['agent'])
+    policy = ((lambda n: load_baseline_policy(agent_id, store, cfg.run.device, snapshot=n)) if offline else
+              (lambda n: load_policy(agent_id, store, cfg.run.device, snapshot=n)))
+    log = pd.DataFrame(columns=['step']) if offline else pd.read_csv(store.path('agent', agent_id) / 'metrics.csv')
     prior = json.loads((out / 'curve.json').read_text()) if (out / 'curve.json').exists() else {}
     if prior.get('artifacts', {}).get('agent') != agent_id: prior = {}      # another agent's curve: start afresh
     # resume: the rows this agent has driven (each row names its agent; a finished curve's rows, its curve.json)
@@ -58,7 +67,7 @@ def budget_curve(profile: str, task: str, method: str, seed: int, steps: int, re
     done, prev = {int(r['step']) for r in rows}, 0
     for n in snapshot_steps(int(steps)):
         if n not in done:
-            eps, _ = evaluate_policy(load_policy(agent_id, store, cfg.run.device, snapshot=n), cfg, progress=progress)
+            eps, _ = evaluate_policy(policy(n), cfg, progress=progress)
             with atomic_path(out / 'episodes' / f'step{n}.csv') as tmp: eps.to_csv(tmp, index=False)
             s = summarize(eps)
             rows.append(dict(step=n, **{m: s[m]['mean'] for m in METRICS}, stalled=stalled_share(eps, noop_eps),
@@ -66,7 +75,7 @@ def budget_curve(profile: str, task: str, method: str, seed: int, steps: int, re
             rows.sort(key=lambda r: r['step'])
             with atomic_path(out / 'curve.csv') as tmp: pd.DataFrame(rows).to_csv(tmp, index=False)
         prev = n
-    if rows and any(pd.isna(r.get('kl_pi_b', float('nan'))) for r in rows):   # how far the actor moved from π_b
+    if not offline and rows and any(pd.isna(r.get('kl_pi_b', float('nan'))) for r in rows):   # how far the actor moved from π_b
         sh = policy_shift({method: agent_id}, store, [int(r['step']) for r in rows],
                           heldout_features(st['ids']['world_model'], store)).set_index('step')
         for r in rows: r['kl_pi_b'], r['disagree_pi_b'] = sh.loc[int(r['step']), 'kl'], sh.loc[int(r['step']), 'disagree']
@@ -79,7 +88,7 @@ def budget_curve(profile: str, task: str, method: str, seed: int, steps: int, re
         commits=sorted(set(prior.get('commits', [prior['git_commit']] if 'git_commit' in prior else [])) | {commit}),
         wall_time_s=prior.get('wall_time_s', 0) + time.time() - t0,
         cpu_seconds=prior.get('cpu_seconds', 0) + time.process_time() - c0,
-        train_seconds=store.manifest('agent', agent_id).get('train_seconds')))
+        train_seconds=store.manifest(kind, agent_id).get('train_seconds')))
     return pd.DataFrame(rows)
 
 # %% ../nbs/08d_budget.ipynb #b007

@@ -11,7 +11,7 @@ os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 from pathlib import Path
 import yaml
 from .config import ConfigError, get_config, check_device, stable_hash, TASKS
-from .methods import OBJECTIVES, BASELINES as BASELINE_NAMES, METHODS, REFERENCE_METHODS, OFFLINE, is_a
+from .methods import OBJECTIVES, BASELINES as BASELINE_NAMES, METHODS, REFERENCE_METHODS, OFFLINE, is_a, keys
 from .store import Store, ArtifactError, pin_home, require_committed_tree, USER_RESULTS, USER_FIGURES
 
 # %% auto #0
@@ -223,7 +223,8 @@ def cmd_budget(a):
             t = budget_curve(a.profile, a.task, method, seed, a.steps, a.results, ov, progress=not a.quiet,
                              allow_dirty=a.allow_dirty, variant=a.variant)
             print(f'{row_name(method, a.variant)} seed {seed}:\n{t.to_string(index=False)}', flush=True)
-        sh = budget_pairs(a.profile, a.task, seed, [row_name(m, a.variant) for m in a.methods], a.results)
+        sh = budget_pairs(a.profile, a.task, seed, [row_name(m, a.variant) for m in a.methods if not is_a(m, OFFLINE)],
+                          a.results)
         if len(sh): print(f'seed {seed}, actors against each other:\n{sh.to_string(index=False)}', flush=True)
     t = aggregate_budget(a.profile, a.results, a.figures)
     print(f"table:  {Path(a.results) / 'tables' / f'agent_budget_{a.profile}.csv'} ({len(t)} rows)\n"
@@ -319,7 +320,8 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_status)
     s = sub.add_parser('budget', help="closed-loop learning curves of the world-model actors (snapshots at 2^-k of --steps)")
     s.add_argument('--profile', default='small'); s.add_argument('--task', default='four_lane', choices=TASKS)
-    s.add_argument('--methods', nargs='+', default=['vlsafe', 'vlsafe_nc'], choices=OBJECTIVES)
+    s.add_argument('--methods', nargs='+', default=['vlsafe', 'vlsafe_nc'], choices=OBJECTIVES + keys(OFFLINE),
+                   help="world-model agents (--steps: actor updates) or offline baselines (--steps: gradient steps)")
     s.add_argument('--seeds', nargs='+', type=int, default=[0, 1]); s.add_argument('--steps', type=int, default=4800)
     s.add_argument('--set', action='append', metavar='KEY=VALUE', help='config override for every curve, repeatable')
     s.add_argument('--variant', default='', help='name of the variant that --set makes (curves go to <method>@VARIANT)')

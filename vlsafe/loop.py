@@ -11,7 +11,8 @@ import numpy as np
 from .store import ArtifactError, atomic_path
 
 # %% auto #0
-__all__ = ['seed_everything', 'NonFiniteLossError', 'check_finite', 'window_means', 'mean_row', 'TrainingLoop']
+__all__ = ['seed_everything', 'NonFiniteLossError', 'check_finite', 'window_means', 'mean_row', 'TrainingLoop', 'snapshot_steps',
+           'snapshot_file']
 
 # %% ../nbs/00c_loop.ipynb #l005
 def seed_everything(seed: int) -> np.random.Generator:
@@ -168,3 +169,17 @@ class TrainingLoop:
         finally: bar.close()
         if not self.ckpt.exists(): self.save()
         return self.rows[-1] if self.rows else {}
+
+# %% ../nbs/00c_loop.ipynb #c019b
+def snapshot_steps(steps: int, smallest: int = 100) -> tuple[int, ...]:
+    "A doubling schedule that ends at the budget: 4800 → 150, 300, 600, 1200, 2400, 4800 (none below `smallest`)."
+    return tuple(sorted({steps >> k for k in range(32) if steps >> k >= smallest}))
+
+def snapshot_file(work, n: int, what: str) -> Path:
+    "`work/snapshots/step<n>.pt`, or one `ArtifactError` naming the snapshots that `what` (an artifact) does have."
+    f = Path(work) / 'snapshots' / f'step{n}.pt'
+    if not f.exists():
+        have = sorted(int(p.stem[4:]) for p in f.parent.glob('step*.pt'))
+        raise ArtifactError(f'{what} has no snapshot at update {n} (it has {have or "none"}); snapshots are kept at '
+                            f'`snapshot_steps(steps)` by runs trained since they exist')
+    return f

@@ -46,7 +46,7 @@ def row_runs(profile: str, task: str, row: str, step: int, results='results') ->
         m, s = json.loads(meta.read_text()), int(d.name[4:])
         curve = pd.read_csv(d / 'curve.csv').set_index('step')
         if step not in curve.index: continue
-        eps[s], wms[s], lines[s] = pd.read_csv(f), m['artifacts']['world_model'], curve.loc[step].to_dict()
+        eps[s], wms[s], lines[s] = pd.read_csv(f), m['artifacts'].get('world_model'), curve.loc[step].to_dict()
     return eps, wms, lines
 
 def _mean_sem(x) -> tuple[float, float]:

@@ -404,7 +404,6 @@ def check_device(device: str) -> str:
 
 def get_config(profile: str = 'smoke', overrides: dict | None = None, yaml_path: str | os.PathLike | None = None) -> Config:
     "The config for `profile`, then a YAML file's values, then `overrides` (dotted or nested keys)."
-
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile '{profile}'; choose one of {list(PROFILES)}")
     d = to_dict(Config())

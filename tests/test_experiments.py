@@ -5,26 +5,29 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {'data.episodes': 4, 'data.chunk_episodes': 2, 'env.max_steps': 30, 'wm.steps': 4, 'wm.batch_length': 8,
-        'agent.steps': 4, 'agent.batch_length': 8, 'agent.horizon': 4, 'wm.lr': 3e-5}   # 3e-05 in JSON: YAML reads text
+        'agent.steps': 4, 'agent.batch_length': 8, 'agent.horizon': 4, 'wm.lr': 3e-5}   # a float YAML 1.1 reads only with a dot
 
 
 def test_table1_notebook_through_papermill(tmp_path, monkeypatch):
-    pm = pytest.importorskip('papermill')
+    """A sweep's cell as `reproduce` runs it: the cell's config saved beside its results, the notebook handed that
+    file's path and the keys that are not config; its result records the very config (3e-05 included)."""
+    pytest.importorskip('papermill')
+    from vlsafe.reproduce import plan, run_notebook, _cell_cfg, CELL_CONFIG_KEYS
+    from vlsafe.config import load_config, to_dict
     monkeypatch.setenv('VLSAFE_HOME', str(tmp_path / 'store'))
     results = tmp_path / 'results'
-    out_nb = tmp_path / 'table1.ipynb'
-    pm.execute_notebook(str(ROOT / 'nbs' / 'experiments' / 'table1.ipynb'), str(out_nb), kernel_name='python3',
-                        cwd=str(ROOT / 'nbs' / 'experiments'), progress_bar=False,
-                        parameters=dict(task='four_lane', method='vlsafe', seed=0, profile='smoke', scorer='oracle',
-                                        episodes=1, overrides=json.dumps(TINY), results=str(results)))
+    cell = plan('table1', 'smoke', ('four_lane',), ('vlsafe',), (0,), 'oracle', {**TINY, 'eval.episodes': 1})[0]
+    out_nb = run_notebook(cell, results)
     run = results / 'table1' / 'smoke' / 'four_lane' / 'vlsafe' / 'seed0'
+    assert out_nb == run / 'table1.ipynb'
     m = json.loads((run / 'metrics.json').read_text())
     assert m['scorer']['kind'] == 'oracle' and m['episodes'] == 1 and m['method'] == 'vlsafe'
-    assert m['config']['wm']['lr'] == 3e-5
+    assert m['config']['wm']['lr'] == 3e-5 and m['config'] == to_dict(load_config(run / 'config.yaml')) == to_dict(_cell_cfg(cell))
     assert set(m['artifacts']) == {'dataset', 'labels', 'world_model', 'agent'}
     assert (run / 'episodes.csv').read_text().count('\n') == 2   # header + one episode
     executed = json.loads(out_nb.read_text())
-    assert any('injected-parameters' in c['metadata'].get('tags', []) for c in executed['cells'])
+    injected = ''.join(next(c['source'] for c in executed['cells'] if 'injected-parameters' in c['metadata'].get('tags', [])))
+    assert 'config = ' in injected and not any(f'{k} = ' in injected for k in CELL_CONFIG_KEYS)
 
 
 def test_reproduce_on_ray_runs_cells_as_ray_tasks(tmp_path, capsys, monkeypatch):

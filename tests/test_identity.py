@@ -1,4 +1,4 @@
-"""What a result's identity holds, and how overrides reach it: typed parsing of `--set` and papermill parameters,
+"""What a result's identity holds, and how overrides reach it: typed parsing of `--set`, the config file a cell's notebook reads,
 code versions, the label source, one absolute store for every kernel."""
 import json, os, subprocess, sys
 from pathlib import Path
@@ -21,14 +21,14 @@ def test_cli_non_finite_override_is_named(bad, tmp_path):
     assert "'wm.lr'" in r.stderr and 'not a finite number' in r.stderr and 'must be float' not in r.stderr
 
 
-# A notebook that reads its parameters exactly as nbs/experiments/table1.ipynb does (yaml.safe_load of the JSON
-# that `plan` writes, then `cell_config`), and reports what its kernel sees.
+# A notebook that reads its config exactly as nbs/experiments/table1.ipynb does (`load_config` of the file that
+# `run_notebook` saved beside the cell's results), and reports what its kernel sees.
 _PROBE = [
-    ("overrides = '{}'\nout = ''", ['parameters']),
-    ("import json, os, yaml\nfrom pathlib import Path\nfrom vlsafe.reproduce import cell_config\nfrom vlsafe.store import Store\n"
-     "cfg = cell_config('smoke', 'four_lane', 'vlsafe', 0, 'oracle', -1, yaml.safe_load(overrides) or {})\n"
+    ("config = ''\nout = ''", ['parameters']),
+    ("import json, os\nfrom pathlib import Path\nfrom vlsafe.config import load_config\nfrom vlsafe.evaluate import result_hash\n"
+     "from vlsafe.store import Store\ncfg = load_config(config)\n"
      "Path(out).write_text(json.dumps({'lr': cfg.wm.lr, 'beta1': cfg.agent.beta1, 'root': str(Store(cfg.run.home or None).root),"
-     " 'env_home': os.environ.get('VLSAFE_HOME'), 'cwd': os.getcwd()}))", []),
+     " 'hash': result_hash(cfg, 'vlsafe'), 'env_home': os.environ.get('VLSAFE_HOME'), 'cwd': os.getcwd()}))", []),
 ]
 
 
@@ -41,18 +41,20 @@ def _probe_notebook(path: Path):
     return path
 
 
-def test_papermill_overrides_keep_small_floats(tmp_path):
-    "plan() writes 3e-05 as JSON; the notebook's YAML reads it back as text; the config still gets the float."
-    pm = pytest.importorskip('papermill')
-    from vlsafe.reproduce import plan
-    cell = plan('table1', 'smoke', ('four_lane',), ('vlsafe',), (0,), 'oracle', {'wm.lr': 3e-5, 'agent.beta1': 1.5})[0]
-    assert '3e-05' in cell['overrides']
-    out = tmp_path / 'seen.json'
-    pm.execute_notebook(str(_probe_notebook(tmp_path / 'probe.ipynb')), str(tmp_path / 'probe.out.ipynb'),
-                        parameters=dict(overrides=cell['overrides'], out=str(out)), kernel_name='python3',
-                        progress_bar=False, log_output=False)
-    seen = json.loads(out.read_text())
-    assert seen['lr'] == 3e-5 and seen['beta1'] == 1.5
+def test_notebook_reads_the_cells_saved_config(tmp_path):
+    "The kernel reads the config the sweep planned, from the file saved beside the cell: small floats and the result hash intact."
+    pytest.importorskip('papermill')
+    from vlsafe.evaluate import result_hash
+    from vlsafe.reproduce import plan, run_notebook, cell_out_dir, _cell_cfg
+    nbdir = tmp_path / 'nbs'; nbdir.mkdir()
+    _probe_notebook(nbdir / 'table1.ipynb')
+    cell = plan('table1', 'smoke', ('four_lane',), ('vlsafe',), (0,), 'oracle',
+                {'wm.lr': 3e-5, 'agent.beta1': '1.5', 'run.home': str(tmp_path / 'store')})[0]   # '1.5': as `--set` gives it
+    cell['out'] = str(tmp_path / 'seen.json')    # a key that is not config reaches the notebook as it is
+    run_notebook(cell, tmp_path / 'results', nb_dir=nbdir)
+    seen = json.loads((tmp_path / 'seen.json').read_text())
+    assert seen['lr'] == 3e-5 and seen['beta1'] == 1.5 and seen['hash'] == result_hash(_cell_cfg(cell), 'vlsafe')
+    assert (cell_out_dir(cell, tmp_path / 'results') / 'config.yaml').exists()
 
 
 def _episodes(n=3, ret=50.0, seed0=1000):

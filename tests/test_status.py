@@ -23,6 +23,27 @@ def test_committed_smoke_cells_are_current():
     assert not s['dirty'].any(), 'committed smoke cells must come from a committed tree'
 
 
+def test_committed_cells_read_back_from_their_saved_config(tmp_path):
+    """The config file a sweep saves for each cell's notebook reads back as the very config the sweep planned: for
+    every committed cell of a planned sweep, the same fields in the same order, and so the same result hash."""
+    from vlsafe.config import load_config, to_dict
+    from vlsafe.evaluate import result_hash
+    from vlsafe.reproduce import SWEEPS, cells_by_dir, collect_runs, _cell_cfg
+    from vlsafe.store import save_config
+    n = 0
+    for exp in sorted(p.name for p in (ROOT / 'results').iterdir() if p.name in SWEEPS):
+        for prof in ('smoke', 'small'):
+            by_dir = cells_by_dir(exp, prof, ROOT / 'results')
+            for r in collect_runs(exp, prof, ROOT / 'results'):
+                cell = by_dir.get(str(Path(r['_dir']).resolve()))
+                if cell is None: continue
+                cfg = _cell_cfg(cell); back = load_config(save_config(cfg, tmp_path / 'config.yaml'))
+                assert json.dumps(to_dict(back)) == json.dumps(to_dict(cfg)), r['_dir']
+                assert result_hash(back, r['method']) == result_hash(cfg, r['method']), r['_dir']
+                n += 1
+    assert n > 100   # Table I's smoke and small cells, and the small sweeps beyond it
+
+
 @pytest.mark.parametrize('cmd,canonical', [('smoke', False), ('run', False), ('reproduce', True), ('aggregate', True)])
 def test_a_users_runs_go_under_runs(cmd, canonical):
     a = parser().parse_args([cmd])

@@ -12,7 +12,8 @@ from typing import Any
 # %% auto #0
 __all__ = ['SAFE_PROMPT', 'UNSAFE_PROMPT', 'TASKS', 'PROFILES', 'ConfigError', 'F', 'EnvConfig', 'DataConfig', 'LabelConfig',
            'VlmConfig', 'WorldModelConfig', 'AgentConfig', 'BaselineConfig', 'EvalConfig', 'RunConfig', 'Config',
-           'from_dict', 'to_dict', 'check_device', 'get_config', 'with_overrides', 'hashable', 'stable_hash']
+           'from_dict', 'to_dict', 'check_device', 'get_config', 'load_config', 'with_overrides', 'hashable',
+           'stable_hash']
 
 # %% ../nbs/00_config.ipynb #c005
 class ConfigError(ValueError):
@@ -300,9 +301,9 @@ _FLAGS = {'true': True, 'yes': True, 'on': True, '1': True, 'false': False, 'no'
 
 def _parse(key: str, tp: type, v):
     """A string where a number, flag, list or mapping belongs is read by the field's type. Strings arrive from the
-    shell (`--set wm.lr=3e-5`) and from papermill, whose JSON `3e-05` YAML 1.1 reads back as a string (YAML wants a
-    dot in a float); Python's own `float` reads every spelling, including `nan` and `inf`, which the range check
-    then names."""
+    shell (`--set wm.lr=3e-5`) and from hand-written YAML, where YAML 1.1 reads `3e-5` as a string (it wants a dot in
+    a float); Python's own `float` reads every spelling, including `nan` and `inf`, which the range check then
+    names."""
     if not isinstance(v, str) or tp is str: return v
     s = v.strip()
     try:
@@ -415,9 +416,8 @@ def check_device(device: str) -> str:
         raise ConfigError("run.device='mps', but this machine has no Apple GPU; use --set run.device=cpu")
     return device
 
-def get_config(profile: str = 'smoke', overrides: dict | str | None = None, yaml_path: str | os.PathLike | None = None) -> Config:
-    """The config for `profile`, then a YAML file's values, then `overrides` (dotted or nested keys; a YAML/JSON
-    string also works, which is what papermill parameters usually carry)."""
+def get_config(profile: str = 'smoke', overrides: dict | None = None, yaml_path: str | os.PathLike | None = None) -> Config:
+    "The config for `profile`, then a YAML file's values, then `overrides` (dotted or nested keys)."
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile '{profile}'; choose one of {list(PROFILES)}")
     d = to_dict(Config())
@@ -429,11 +429,24 @@ def get_config(profile: str = 'smoke', overrides: dict | str | None = None, yaml
         loaded = yaml.safe_load(p.read_text()) or {}
         loaded.get('run', {}).pop('profile', None) if isinstance(loaded.get('run'), dict) else None
         _merge(d, _nest(loaded))
-    if isinstance(overrides, str):
-        import yaml
-        overrides = yaml.safe_load(overrides) or {}
     if overrides: _merge(d, _nest(dict(overrides)))
     d['run']['profile'] = profile
+    cfg = from_dict(Config, d)
+    _validate_cross(cfg)
+    return cfg
+
+def load_config(path: str | os.PathLike) -> Config:
+    """The whole config a YAML file holds, as `vlsafe.store.save_config` writes it: every section, the profile
+    included, read by `from_dict` and the cross-checks like any other. A sweep saves each cell's config so, once, and
+    its notebook runs from that file alone; a file with only some keys goes through `get_config(profile, yaml_path=)`."""
+    import yaml
+    p = Path(path)
+    if not p.exists(): raise ConfigError(f"config file {p} does not exist")
+    d = yaml.safe_load(p.read_text()) or {}
+    missing = [f.name for f in fields(Config) if f.name not in d] if isinstance(d, dict) else []
+    if missing:   # defaults in place of a profile's values would be another config, silently
+        raise ConfigError(f"config file {p} is not a whole config (no section {missing}); read a partial one with "
+                          f"get_config(profile, yaml_path='{p}')")
     cfg = from_dict(Config, d)
     _validate_cross(cfg)
     return cfg

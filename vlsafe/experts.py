@@ -160,7 +160,7 @@ class RuleDriver:
             if p.react_ttc > 0:                                    # late braking: nothing until it is (almost) too late
                 closing = v - v_lead
                 if not (gap < 2.0 or (closing > 0 and gap / closing < p.react_ttc)): continue
-                acc = min(acc, -3.0); continue
+                acc = min(acc, float(CONT_LOW[0])); continue   # the hardest braking there is
             acc = min(acc, idm(v, v0, gap, v - v_lead, p))
         return acc
 
@@ -173,9 +173,10 @@ class RuleDriver:
         if self.mode == 'continuous':
             return np.array([np.clip(acc, CONT_LOW[0], CONT_HIGH[0]), np.clip(steer, CONT_LOW[1], CONT_HIGH[1])],
                             np.float32)
-        ia, self.err_acc = quantize(float(np.clip(acc, -2.0, 2.0)), ACC, self.err_acc, 1.0)
-        is_, self.err_steer = quantize(float(np.clip(steer, -0.6, 0.6)), STEER, self.err_steer, 0.2)
-        return ia * 5 + is_
+        # the discrete table's extremes bound the wish, so the carried error never grows past what a step can fix
+        ia, self.err_acc = quantize(float(np.clip(acc, ACC[0], ACC[-1])), ACC, self.err_acc, 1.0)
+        is_, self.err_steer = quantize(float(np.clip(steer, STEER[0], STEER[-1])), STEER, self.err_steer, 0.2)
+        return ia * len(STEER) + is_
 
     def act(self, obs=None, info=None):
         return self.to_action(*self.control())
@@ -214,9 +215,10 @@ class LateBraking(RuleDriver):
     def to_action(self, acc, steer):
         if acc <= -2.5:                                            # full brake, no error feedback
             self.err_acc = 0.0
-            if self.mode == 'continuous': return np.array([-3.0, np.clip(steer, -1, 1)], np.float32)
-            _, self.err_steer = quantize(float(np.clip(steer, -0.6, 0.6)), STEER, self.err_steer, 0.2)
-            return 0 * 5 + int(np.argmin(np.abs(np.asarray(STEER) - np.clip(steer, -0.6, 0.6))))
+            if self.mode == 'continuous': return np.array([CONT_LOW[0], np.clip(steer, CONT_LOW[1], CONT_HIGH[1])], np.float32)
+            s = float(np.clip(steer, STEER[0], STEER[-1]))
+            _, self.err_steer = quantize(s, STEER, self.err_steer, 0.2)
+            return 0 * len(STEER) + int(np.argmin(np.abs(np.asarray(STEER) - s)))   # ACC[0]: the table's full brake
         return super().to_action(acc, steer)
 
 class Distracted(RuleDriver):

@@ -15,16 +15,17 @@ from .methods import REGISTRY, WM_AGENT, OFFLINE, ONLINE, REFERENCE, is_a
 # the registry's derived lists, importable from here as before
 from .methods import WM_METHODS, ABLATIONS, BASELINES, METHODS, PAPER_NAMES, REFERENCE_METHODS
 from .store import (Store, atomic_write_json, atomic_path, code_versions, pin_home, require_committed_tree,
-                          CODE_VERSIONS)
+                          save_config, CODE_VERSIONS)
 from .evaluate import result_hash, result_stages, expected_label_source
 
 # %% auto #0
 __all__ = ['TASK_NAMES', 'PAPER_COLUMNS', 'PAPER_TASKS', 'DENSITIES', 'BETAS', 'DATA_FRACTIONS', 'PROFILE_SEEDS', 'SWEEPS',
-           'SEED_KEYS', 'CURVE_COLUMNS', 'CURVE_FILES', 'QUALITY_FILE', 'paper_table', 'cell_config', 'run_dir',
-           'run_stages', 'run_baseline_stages', 'artifacts_present', 'run_cell', 'plan', 'share_cores', 'cell_chains',
-           'experiments_dir', 'cell_out_dir', 'cell_done', 'run_notebook', 'cell_name', 'cell_failure', 'SweepError',
-           'reproduce', 'collect_runs', 'run_seed', 'pool_differences', 'cell_staleness', 'cells_by_dir', 'stale_cells',
-           'save_training_logs', 'cell_training_logs']
+           'CELL_CONFIG_KEYS', 'CONFIG_FILE', 'SEED_KEYS', 'CURVE_COLUMNS', 'CURVE_FILES', 'QUALITY_FILE',
+           'paper_table', 'cell_config', 'run_dir', 'run_stages', 'run_baseline_stages', 'artifacts_present',
+           'run_cell', 'plan', 'share_cores', 'cell_chains', 'experiments_dir', 'cell_out_dir', 'cell_done',
+           'run_notebook', 'cell_name', 'cell_failure', 'SweepError', 'reproduce', 'collect_runs', 'run_seed',
+           'pool_differences', 'cell_staleness', 'cells_by_dir', 'stale_cells', 'save_training_logs',
+           'cell_training_logs']
 
 # %% ../nbs/08_reproduce.ipynb #c005
 TASK_NAMES = {'four_lane': 'Four Lane', 'left_turn': 'Left Turn', 'right_turn': 'Right Turn', 'navigation': 'Navigation',
@@ -44,15 +45,12 @@ def paper_table() -> pd.DataFrame:
 
 # %% ../nbs/08_reproduce.ipynb #c008
 def cell_config(profile: str = 'smoke', task: str = 'four_lane', method: str = 'vlsafe', seed: int = 0,
-                scorer: str = 'clip', episodes: int = -1, overrides: dict | str | None = None,
+                scorer: str = 'clip', episodes: int = -1, overrides: dict | None = None,
                 yaml_path: str | os.PathLike | None = None) -> Config:
     """The config of one table cell: the profile, a YAML file's values, the cell's keys, then any extra overrides.
     An online baseline trains and acts in its own action mode (`ONLINE_ACTION_MODE`: SAC continuous, PPO and DQN
     discrete); every other method in the profile's. The reference rows (`REFERENCE_METHODS`) are cells too."""
     if method not in REGISTRY: raise ConfigError(f"unknown method '{method}'; choose one of {list(REGISTRY)}")
-    if isinstance(overrides, str):
-        import yaml
-        overrides = yaml.safe_load(overrides)
     cell = {'env.task': task, 'label.scorer': scorer, 'wm.seed': seed, 'agent.seed': seed, 'baseline.seed': seed}
     if is_a(method, WM_AGENT): cell['agent.objective'] = method
     if REGISTRY[method].action_mode: cell['env.action_mode'] = REGISTRY[method].action_mode
@@ -182,7 +180,8 @@ SWEEPS: dict[str, dict[str, Any]] = {
 
 def plan(experiment: str, profile: str, tasks=None, methods=None, seeds=None, scorer: str = 'clip',
          overrides: dict | None = None, variants=None) -> list[dict]:
-    """The cells of an experiment as papermill parameter dicts; `overrides` apply to every cell (a variant's win).
+    """The cells of an experiment as dicts (`cell_config`'s arguments, the method, the variant's name and the
+    experiment); `overrides` apply to every cell (a variant's win).
     An experiment with `references` also gets the reference rows (expert, behaviour mixture, do-nothing) once per
     task and variant, at its first seed: they train nothing, so one run stands for every seed. Naming `methods`
     plans exactly those (a reference row among them at the first seed); naming `variants` plans only those (the
@@ -204,7 +203,7 @@ def plan(experiment: str, profile: str, tasks=None, methods=None, seeds=None, sc
                 for variant, ov in table.items():
                     if callable(ov): ov = ov(profile, overrides or {})   # a variant relative to the profile
                     cells.append(dict(task=task, method=method, seed=seed, profile=profile, scorer=scorer,
-                                      variant=variant, overrides=json.dumps({**(overrides or {}), **ov}),
+                                      variant=variant, overrides={**(overrides or {}), **ov},
                                       experiment=experiment))
     return cells
 
@@ -222,7 +221,7 @@ def share_cores(overrides: dict, jobs: int) -> dict:
 
 def _chain_key(cell: dict) -> tuple:
     "Cells with one key share their upstream artifacts (a world model, or a baseline scored at several densities)."
-    ov = {k: v for k, v in json.loads(cell.get('overrides') or '{}').items()
+    ov = {k: v for k, v in (cell.get('overrides') or {}).items()
           if not k.startswith(('eval.', 'agent.', 'run.'))}
     own = '' if is_a(cell['method'], WM_AGENT) else cell['method']     # the world-model methods share their seed's model
     return cell['task'], cell['seed'], own, json.dumps(ov, sort_keys=True)
@@ -239,9 +238,14 @@ def experiments_dir() -> Path:
     import vlsafe
     return Path(vlsafe.__file__).resolve().parents[1] / 'nbs' / 'experiments'
 
+# the keys of a planned cell that `cell_config` turns into its config; the rest (method, variant, experiment, how to
+# run it) go to the notebook as they are
+CELL_CONFIG_KEYS = ('profile', 'task', 'seed', 'scorer', 'overrides')
+CONFIG_FILE = 'config.yaml'
+
 def _cell_cfg(cell: dict) -> Config:
     return cell_config(cell['profile'], cell['task'], cell['method'], cell['seed'], cell['scorer'],
-                       overrides=json.loads(cell.get('overrides') or '{}'))
+                       overrides=cell.get('overrides'))
 
 def cell_out_dir(cell: dict, results='results') -> Path:
     return run_dir(results, cell['experiment'], _cell_cfg(cell), cell['method'], cell.get('variant', ''))
@@ -255,16 +259,20 @@ def cell_done(cell: dict, results='results', rebuild_missing: bool = False) -> b
     return not rebuild_missing or artifacts_present(old, Store(cfg.run.home or None))
 
 def run_notebook(cell: dict, results='results', nb_dir: Path | None = None, kernel: str = 'python3') -> Path:
-    """Execute the cell's experiment notebook with papermill; the executed copy lands beside its results (as
-    `<name>.failed.ipynb` when a cell of it raised, to read the error in place). The kernel inherits the store root,
-    made absolute here, since it starts in the notebook's own folder."""
+    """Execute the cell's experiment notebook with papermill. The cell's whole config is saved once beside its
+    results (`config.yaml`), and the notebook gets that file's path, with the cell's other keys, in place of the
+    keys and overrides the config was built from: it reads the very config the sweep hashed, and nothing is parsed
+    twice. The executed copy lands beside the results too (as `<name>.failed.ipynb` when a cell of it raised, to
+    read the error in place). The kernel inherits the store root, made absolute here, since it starts in the
+    notebook's own folder."""
     import papermill as pm
     src = Path(nb_dir or experiments_dir()) / f"{SWEEPS[cell['experiment']]['notebook']}.ipynb"
     if not src.exists(): raise FileNotFoundError(f'experiment notebook {src} is missing; run from a checkout of vlsafe')
-    pin_home(_cell_cfg(cell).run.home or None)
-    out = cell_out_dir(cell, results); out.mkdir(parents=True, exist_ok=True)
-    params = {k: v for k, v in cell.items() if k != 'experiment'} | {'experiment': cell['experiment'],
-                                                                     'results': str(Path(results).resolve())}
+    cfg = _cell_cfg(cell)
+    pin_home(cfg.run.home or None)
+    out = run_dir(results, cell['experiment'], cfg, cell['method'], cell.get('variant', '')); out.mkdir(parents=True, exist_ok=True)
+    params = {k: v for k, v in cell.items() if k not in CELL_CONFIG_KEYS} | {
+        'config': str(save_config(cfg, out / CONFIG_FILE).resolve()), 'results': str(Path(results).resolve())}
     dst, tmp = out / src.name, out / f'.{src.stem}.{os.getpid()}.tmp.ipynb'   # papermill wants an .ipynb name
     try:
         pm.execute_notebook(str(src), str(tmp), parameters=params, kernel_name=kernel, progress_bar=False,

@@ -36,9 +36,11 @@ def atomic_write_json(path, obj) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + '\n')
 
 def save_config(cfg, path) -> Path:
-    "Write config `cfg` as YAML (atomically)."
+    """Write config `cfg` whole as YAML (atomically); `vlsafe.config.load_config` reads it back as the same config.
+    Keys keep their order (the sections' fields, a mapping's own), so even a policy mix, whose order its dataset's
+    card prints, comes back as it was."""
     import yaml
-    return atomic_write_text(path, yaml.safe_dump(to_dict(cfg), sort_keys=True))
+    return atomic_write_text(path, yaml.safe_dump(to_dict(cfg), sort_keys=False))
 
 @contextlib.contextmanager
 def atomic_path(path) -> Iterator[Path]:

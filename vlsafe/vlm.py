@@ -4,12 +4,13 @@
 
 # %% ../nbs/03a_vlm.ipynb #v003
 from __future__ import annotations
-import json, math, os, sys, time, warnings
+import json, math, os, warnings
 from pathlib import Path
 import numpy as np
 import torch
 from .config import Config, ConfigError, hashable
 from .store import Store, ArtifactError, atomic_path, atomic_write_json
+from .loop import TrainingLoop
 from .label import (BEV_CLIP_CONFIGS, ClipScorer, FramePreprocess, bev_clip_name, collision_within,
                           register_local_model)
 
@@ -180,7 +181,6 @@ def train_vlm(cfg: Config, dataset_id: str, store: Store | None = None, progress
     """Train BEV-CLIP `cfg.vlm.size` on the frames of dataset `dataset_id` (held-out episodes excepted) into the
     artifact `vlm-<id>`; returns its id. `episodes` replaces `load_episodes` (tests)."""
     import open_clip
-    from tqdm.auto import tqdm
     store = store or Store(cfg.run.home or None)
     v, name = cfg.vlm, bev_clip_name(cfg.vlm.size)
     config, inputs = _config(cfg), {'dataset': dataset_id}
@@ -205,40 +205,38 @@ def train_vlm(cfg: Config, dataset_id: str, store: Store | None = None, progress
             sampler = PairSampler(train, tokenizer, v.horizon, cfg.label.safe_prompts, cfg.label.unsafe_prompts,
                                   v.prompt_share, v.seed)
             opt, loss_fn = make_optimizer(model, v.lr, v.weight_decay), open_clip.ClipLoss()
-            step, log = 0, []
-            ck = d / 'ckpt.pt'
-            if ck.exists():   # resume: model, optimizer, sampler and torch random state as they were
-                s = torch.load(ck, map_location='cpu', weights_only=True)
-                if s.get('model_name') != name or s.get('train_episodes') != [int(e.id) for e in train]:
-                    raise ArtifactError(f'{ck} was written for another model or other episodes; remove {d} to start over')
-                model.load_state_dict(s['state_dict']); opt.load_state_dict(s['optimizer'])
-                sampler.load_state_dict(s['sampler']); torch.set_rng_state(s['torch_rng'])
-                step, log = s['step'], s['log']
-            else:
-                torch.manual_seed(v.seed)
+            train_ids = [int(e.id) for e in train]
 
-            def save():
-                state = dict(model_name=name, train_episodes=[int(e.id) for e in train], step=step, log=log,
-                             state_dict=model.state_dict(), optimizer=opt.state_dict(), sampler=sampler.state_dict(),
-                             torch_rng=torch.get_rng_state())
-                with atomic_path(ck) as tmp: torch.save(state, tmp)
+            def state() -> dict:
+                return dict(model_name=name, train_episodes=train_ids, model=model.state_dict(),
+                            optimizer=opt.state_dict(), sampler=sampler.state_dict())
 
-            bar = tqdm(total=v.steps, initial=step, unit='step', desc=f'train {name}', disable=not progress,
-                       dynamic_ncols=True, file=sys.stderr)
-            t_last = time.time()
-            while step < v.steps:
+            def restore(ck: dict):
+                if ck.get('model_name') != name or ck.get('train_episodes') != train_ids:
+                    raise ArtifactError(f"{d / 'ckpt.pt'} was written for another model or other episodes; remove {d} to start over")
+                # a checkpoint of the trainer before `TrainingLoop` names the weights `state_dict` and its log `log`
+                # (the loop reads `rows` after this call)
+                model.load_state_dict(ck['model'] if 'model' in ck else ck['state_dict'])
+                opt.load_state_dict(ck['optimizer']); sampler.load_state_dict(ck['sampler'])
+                if 'rows' not in ck and 'log' in ck: ck['rows'] = ck['log']
+
+            def update(_) -> dict:
+                lr = lr_at(loop.step, v.steps, v.lr, v.warmup)
                 frames, tokens = sampler.sample(v.batch_size)
-                out = train_step(model, loss_fn, opt, preprocess, frames, tokens, lr_at(step, v.steps, v.lr, v.warmup))
-                step += 1; bar.update(1)
-                if step % v.log_every == 0 or step == v.steps:
-                    now = time.time()
-                    log.append(dict(step=step, loss=round(out['loss'], 5), logit_scale=round(out['logit_scale'], 3),
-                                    lr=lr_at(step - 1, v.steps, v.lr, v.warmup),
-                                    s_per_step=round((now - t_last) / (step - (log[-1]['step'] if log else 0)), 4)))
-                    t_last = now
-                    bar.set_postfix(loss=f"{out['loss']:.3f}", tau=f"{out['logit_scale']:.1f}", refresh=False)
-                if step % v.ckpt_every == 0 or step == v.steps: save()
-            bar.close()
+                return dict(train_step(model, loss_fn, opt, preprocess, frames, tokens, lr), lr=lr)
+
+            # a log line holds the last update's loss and τ, not the window's mean: the contrastive loss of one batch
+            # is what open_clip's own training reports
+            row = lambda w, seconds, rate: dict(loss=round(w[-1]['loss'], 5), logit_scale=round(w[-1]['logit_scale'], 3),
+                                                lr=w[-1]['lr'], s_per_step=round(1 / rate, 4))
+            fresh = not (d / 'ckpt.pt').exists()
+            loop = TrainingLoop(d, v.steps, desc=f'train {name}', state_dict=state, load_state_dict=restore,
+                                log_every=v.log_every, ckpt_every=v.ckpt_every, row=row, finite=('loss',),
+                                fix='lower vlm.lr (2e-3 and above collapsed the small models in tests)',
+                                postfix=lambda r: dict(loss=f"{r['loss']:.3f}", tau=f"{r['logit_scale']:.1f}"),
+                                progress=progress)
+            if fresh: torch.manual_seed(v.seed)   # a resumed run continues the random state its checkpoint saved
+            loop.run(update)
         finally:
             torch.set_num_threads(threads)
         n = sum(p.numel() for p in model.parameters())
@@ -247,12 +245,10 @@ def train_vlm(cfg: Config, dataset_id: str, store: Store | None = None, progress
                     batch_size=v.batch_size, train_frames=len(sampler), heldout_episodes=held)
         with atomic_path(d / 'open_clip_model.pt') as tmp:
             torch.save({'model_name': name, 'provenance': prov, 'state_dict': model.state_dict()}, tmp)
-        import pandas as pd
-        with atomic_path(d / 'train_log.csv') as tmp: pd.DataFrame(log).to_csv(tmp, index=False)
-        ck.unlink(missing_ok=True)   # the optimizer state is twice the model; the product is open_clip_model.pt
+        loop.ckpt.unlink(missing_ok=True)   # the optimizer state is twice the model; the product is open_clip_model.pt
         return dict(model_name=name, params=int(n), heldout_episodes=held, train_episodes=len(train),
                     train_frames=len(sampler), unsafe_share=round(float(sampler.unsafe.mean()), 4),
-                    descriptions=sampler.n_descriptions, final_loss=log[-1]['loss'] if log else None)
+                    descriptions=sampler.n_descriptions, final_loss=loop.rows[-1]['loss'] if loop.rows else None)
 
     return store.build('vlm', config, inputs, work)
 

@@ -10,7 +10,7 @@ import pandas as pd, torch
 from .store import Store, atomic_path, atomic_write_json, git_commit, machine_info, require_committed_tree
 from .evaluate import METRICS, evaluate_policy, evaluate_reference, summarize, result_hash
 from .agent import load_agent, load_policy, posterior_features, snapshot_steps
-from .stats import stalled_share
+from .stats import compare_rows, stalled_share
 from .methods import REGISTRY, paper_name
 import matplotlib.pyplot as plt
 from .figures import styled, _save, _marker
@@ -19,8 +19,8 @@ from .baselines import load_baseline_policy
 from .methods import OFFLINE, WM_AGENT, is_a
 
 # %% auto #0
-__all__ = ['PANELS', 'row_name', 'budget_curve', 'budget_table', 'choose_budget', 'heldout_features', 'policy_shift',
-           'budget_pairs', 'plot_budget', 'plot_shift', 'aggregate_budget']
+__all__ = ['PANELS', 'row_name', 'budget_curve', 'budget_table', 'choose_budget', 'snapshot_runs', 'choose_budget_ci',
+           'heldout_features', 'policy_shift', 'budget_pairs', 'plot_budget', 'plot_shift', 'aggregate_budget']
 
 # %% ../nbs/08d_budget.ipynb #b005
 def _imagined(log: pd.DataFrame, lo: int, hi: int) -> float:
@@ -118,6 +118,37 @@ def choose_budget(table: pd.DataFrame, gap: float, tol: float = 0.05) -> dict[st
         out[m] = int(min(flat)) if flat else int(r.index.max())
     out['all'] = max(out.values())
     return out
+
+# %% ../nbs/08d_budget.ipynb #b008b
+def snapshot_runs(profile: str, task: str, row: str, results='results') -> dict[int, dict[int, pd.DataFrame]]:
+    "{snapshot: {seed: episodes}} of every finished curve of `row` (a method, or `method@variant`)."
+    out: dict[int, dict[int, pd.DataFrame]] = {}
+    for d in sorted((Path(results) / 'agent_budget' / profile / task / row).glob('seed*')):
+        if not (d / 'curve.json').exists(): continue
+        for f in (d / 'episodes').glob('step*.csv'): out.setdefault(int(f.stem[4:]), {})[int(d.name[4:])] = pd.read_csv(f)
+    return dict(sorted(out.items()))
+
+def choose_budget_ci(profile: str, task: str, methods, results='results', n_boot: int = 2000) -> pd.DataFrame:
+    """Rule 2 per method: every (b, c > b) comparison of return (c − b, paired seeds, hierarchical bootstrap), and
+    whether b is the chosen budget (the smallest b that no later c beats with an interval excluding 0)."""
+    rows = []
+    for m in methods:
+        runs = snapshot_runs(profile, task, m, results)
+        chosen = None
+        for b in runs:
+            beaten = False
+            for c in (c for c in runs if c > b):
+                seeds = sorted(set(runs[b]) & set(runs[c]))
+                if not seeds: continue
+                r = compare_rows({s: runs[c][s] for s in seeds}, {s: runs[b][s] for s in seeds}, 'return',
+                                 {s: 0 for s in seeds}, {s: 0 for s in seeds}, n_boot=n_boot)
+                beaten |= r['ci_low'] > 0
+                rows.append(dict(method=m, b=b, c=c, seeds=len(seeds), diff=r['diff'], ci_low=r['ci_low'], ci_high=r['ci_high'],
+                                 c_beats_b=r['ci_low'] > 0))
+            if not beaten and chosen is None: chosen = b
+        for r in rows:
+            if r['method'] == m: r['chosen'] = chosen
+    return pd.DataFrame(rows, columns=['method', 'b', 'c', 'seeds', 'diff', 'ci_low', 'ci_high', 'c_beats_b', 'chosen'])
 
 # %% ../nbs/08d_budget.ipynb #bs02
 @torch.no_grad()

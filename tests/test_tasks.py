@@ -10,19 +10,21 @@ from vlsafe.experts import BAR_WAIVERS, DATA_BARS, data_bars, mixture_shares
 from vlsafe.reproduce import cell_config
 
 ROOT = Path(__file__).resolve().parents[1]
-NAV_MIX = {'expert': 0.15, 'late_braking': 0.3, 'eps_random': 0.25, 'distracted': 0.25, 'aggressive': 0.05}
+LANE_MIX = {'expert': 0.15, 'late_braking': 0.3, 'eps_random': 0.25, 'distracted': 0.25, 'aggressive': 0.05}
+CROSSING_MIX = {'expert': 0.15, 'late_braking': 0.35, 'eps_random': 0.1, 'distracted': 0.2, 'aggressive': 0.2}
 
 
 def test_presets_resolve_as_stated():
     small = get_config('small')
-    assert get_config('small', {'env.task': 'navigation'}).data.policy_mix == NAV_MIX
+    assert get_config('small', {'env.task': 'navigation'}).data.policy_mix == LANE_MIX
     assert get_config('small', {'env.task': 'navigation'}).env.max_steps == small.env.max_steps == 300
     for task in ('left_turn', 'right_turn'):
-        assert get_config('small', {'env.task': task}).env.max_steps == 300                    # simple: the profile's
-        assert get_config('small', {'env.task': task}).data.policy_mix == small.data.policy_mix
+        simple = get_config('small', {'env.task': task})
+        assert (simple.env.max_steps, simple.data.policy_mix) == (300, LANE_MIX)                   # simple: 300 steps
         med = cell_config('small', task, 'vlsafe', 1, overrides={'env.variant': 'medium'})   # as a sweep builds it
-        assert (med.env.max_steps, med.env.variant, med.agent.seed) == (400, 'medium', 1)
-        assert get_config('small', {'env.task': task, 'env.variant': 'hard'}).env.max_steps == 300
+        assert (med.env.max_steps, med.data.policy_mix, med.env.variant, med.agent.seed) == (400, CROSSING_MIX, 'medium', 1)
+        hard = get_config('small', {'env.task': task, 'env.variant': 'hard'})                    # no preset
+        assert (hard.env.max_steps, hard.data.policy_mix) == (300, small.data.policy_mix)
     # an explicit setting wins over the preset, from overrides and from a YAML string alike
     assert get_config('small', {'env.task': 'left_turn', 'env.variant': 'medium', 'env.max_steps': 320}).env.max_steps == 320
     assert get_config('small', 'env: {task: navigation}\ndata.policy_mix: {expert: 1.0}').data.policy_mix == {'expert': 1.0}
@@ -30,6 +32,8 @@ def test_presets_resolve_as_stated():
     assert get_config('smoke', {'env.task': 'navigation'}).data.policy_mix == get_config('smoke').data.policy_mix
     assert get_config('paper', {'env.task': 'left_turn', 'env.variant': 'medium'}).env.max_steps == 500
     assert set(TASK_PRESETS) == {'small'} and task_preset('small', 'four_lane') == {}
+    assert set(TASK_PRESETS['small']) == {'left_turn:simple', 'right_turn:simple', 'left_turn:medium',
+                                          'right_turn:medium', 'navigation'}
 
 
 def test_four_lane_ids_are_unchanged():

@@ -285,12 +285,15 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 # %% ../nbs/00_config.ipynb #c009b
+_LANE_MIX = {'expert': 0.15, 'late_braking': 0.3, 'eps_random': 0.25, 'distracted': 0.25, 'aggressive': 0.05}
+_CROSSING_MIX = {'expert': 0.15, 'late_braking': 0.35, 'eps_random': 0.1, 'distracted': 0.2, 'aggressive': 0.2}
 TASK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     'small': {
-        'left_turn:medium': {'env.max_steps': 400},
-        'right_turn:medium': {'env.max_steps': 400},
-        'navigation': {'data.policy_mix': {'expert': 0.15, 'late_braking': 0.3, 'eps_random': 0.25, 'distracted': 0.25,
-                                           'aggressive': 0.05}},
+        'left_turn:simple': {'data.policy_mix': _LANE_MIX},
+        'right_turn:simple': {'data.policy_mix': _LANE_MIX},
+        'left_turn:medium': {'env.max_steps': 400, 'data.policy_mix': _CROSSING_MIX},
+        'right_turn:medium': {'env.max_steps': 400, 'data.policy_mix': _CROSSING_MIX},
+        'navigation': {'data.policy_mix': _LANE_MIX},
     },
 }
 

@@ -291,7 +291,7 @@ TASK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     'small': {
         'left_turn:simple': {'data.policy_mix': _LANE_MIX},
         'right_turn:simple': {'data.policy_mix': _LANE_MIX},
-        'left_turn:medium': {'env.max_steps': 400, 'data.policy_mix': _CROSSING_MIX},
+        'left_turn:medium': {'env.max_steps': 400},
         'right_turn:medium': {'env.max_steps': 400, 'data.policy_mix': _CROSSING_MIX},
         'navigation': {'data.policy_mix': _LANE_MIX},
     },

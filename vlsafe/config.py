@@ -4,16 +4,16 @@
 
 # %% ../nbs/00_config.ipynb #c002
 from __future__ import annotations
-import dataclasses, difflib, hashlib, json, math, os, typing
+import copy, dataclasses, difflib, hashlib, json, math, os, typing
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
 # %% auto #0
-__all__ = ['SAFE_PROMPT', 'UNSAFE_PROMPT', 'TASKS', 'PROFILES', 'ConfigError', 'F', 'EnvConfig', 'DataConfig', 'LabelConfig',
-           'VlmConfig', 'WorldModelConfig', 'AgentConfig', 'BaselineConfig', 'EvalConfig', 'RunConfig', 'Config',
-           'from_dict', 'to_dict', 'check_device', 'get_config', 'load_config', 'with_overrides', 'hashable',
-           'stable_hash']
+__all__ = ['SAFE_PROMPT', 'UNSAFE_PROMPT', 'TASKS', 'PROFILES', 'TASK_PRESETS', 'ConfigError', 'F', 'EnvConfig', 'DataConfig',
+           'LabelConfig', 'VlmConfig', 'WorldModelConfig', 'AgentConfig', 'BaselineConfig', 'EvalConfig', 'RunConfig',
+           'Config', 'task_preset', 'from_dict', 'to_dict', 'check_device', 'get_config', 'load_config',
+           'with_overrides', 'hashable', 'stable_hash']
 
 # %% ../nbs/00_config.ipynb #c005
 class ConfigError(ValueError):
@@ -295,6 +295,24 @@ PROFILES: dict[str, dict[str, Any]] = {
     'paper': {},
 }
 
+# %% ../nbs/00_config.ipynb #c009b
+_LANE_MIX = {'expert': 0.15, 'late_braking': 0.3, 'eps_random': 0.25, 'distracted': 0.25, 'aggressive': 0.05}
+_CROSSING_MIX = {'expert': 0.15, 'late_braking': 0.35, 'eps_random': 0.1, 'distracted': 0.2, 'aggressive': 0.2}
+TASK_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    'small': {
+        'left_turn:simple': {'data.policy_mix': _LANE_MIX},
+        'right_turn:simple': {'data.policy_mix': _LANE_MIX},
+        'left_turn:medium': {'env.max_steps': 400},
+        'right_turn:medium': {'env.max_steps': 400, 'data.policy_mix': _CROSSING_MIX},
+        'navigation': {'data.policy_mix': _LANE_MIX},
+    },
+}
+
+def task_preset(profile: str, task: str, variant: str = 'simple') -> dict[str, Any]:
+    "The overrides `profile` adds for `task` in `variant` (dotted keys; {} where it adds none)."
+    presets = TASK_PRESETS.get(profile, {})
+    return {**presets.get(task, {}), **presets.get(f'{task}:{variant}', {})}
+
 # %% ../nbs/00_config.ipynb #c011
 _TYPES = {'int': int, 'float': float, 'str': str, 'bool': bool, 'list': list, 'dict': dict}
 _FLAGS = {'true': True, 'yes': True, 'on': True, '1': True, 'false': False, 'no': False, 'off': False, '0': False}
@@ -422,14 +440,22 @@ def get_config(profile: str = 'smoke', overrides: dict | None = None, yaml_path:
         raise ConfigError(f"unknown profile '{profile}'; choose one of {list(PROFILES)}")
     d = to_dict(Config())
     _merge(d, _nest(PROFILES[profile]))
+    later = []                                   # the YAML file's values, then the overrides
     if yaml_path is not None:
         import yaml
         p = Path(yaml_path)
         if not p.exists(): raise ConfigError(f"config file {p} does not exist")
         loaded = yaml.safe_load(p.read_text()) or {}
         loaded.get('run', {}).pop('profile', None) if isinstance(loaded.get('run'), dict) else None
-        _merge(d, _nest(loaded))
-    if overrides: _merge(d, _nest(dict(overrides)))
+        later.append(_nest(loaded))
+    if overrides: later.append(_nest(dict(overrides)))
+    # the task and variant asked for pick the task's preset, which goes between the profile and what is given later
+    env = copy.deepcopy(d['env'])
+    for x in later:
+        if isinstance(x.get('env'), dict): _merge(env, copy.deepcopy(x['env']))
+    preset = task_preset(profile, str(env.get('task')), str(env.get('variant')))
+    if preset: _merge(d, _nest(preset))
+    for x in later: _merge(d, copy.deepcopy(x))
     d['run']['profile'] = profile
     cfg = from_dict(Config, d)
     _validate_cross(cfg)

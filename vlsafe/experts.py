@@ -12,9 +12,9 @@ from .envs import MAX_STEER, EGO_LENGTH, EGO_WIDTH, intent_path
 from .bev import to_ego_frame
 
 # %% auto #0
-__all__ = ['POLICIES', 'EXPERT', 'AGGRESSIVE', 'LATE_BRAKING', 'QUALITY_TASKS', 'DriverParams', 'idm', 'time_to', 'quantize',
-           'RuleDriver', 'EpsRandom', 'LateBraking', 'Distracted', 'random_action', 'RandomPolicy', 'make_policy',
-           'episode_stats', 'policy_quality']
+__all__ = ['POLICIES', 'EXPERT', 'AGGRESSIVE', 'LATE_BRAKING', 'QUALITY_TASKS', 'DATA_BARS', 'BAR_WAIVERS', 'DriverParams', 'idm',
+           'time_to', 'quantize', 'RuleDriver', 'EpsRandom', 'LateBraking', 'Distracted', 'random_action',
+           'RandomPolicy', 'make_policy', 'episode_stats', 'policy_quality', 'mixture_shares', 'data_bars']
 
 # %% ../nbs/02a_experts.ipynb #c006
 POLICIES = ('expert', 'eps_random', 'aggressive', 'late_braking', 'distracted', 'random')
@@ -293,14 +293,16 @@ def make_policy(name: str, env, seed: int = 0, **kw):
 QUALITY_TASKS = ('four_lane', 'left_turn', 'left_turn:medium', 'left_turn:hard', 'right_turn', 'right_turn:medium',
                  'right_turn:hard', 'navigation', 'roundabout', 'lane_merge', 'overtake')
 
-def episode_stats(task: str, policy: str = 'expert', seed: int = 0, render: bool = True, **env_kw) -> dict:
-    """Run one episode of `policy` on `task[:variant]` with env and policy seeded by `seed`; return how it went.
-    `render=False` skips drawing the BEV (none of these policies looks at it), which makes statistics faster."""
+def episode_stats(task: str, policy: str = 'expert', seed: int = 0, render: bool = True, *,
+                  policy_kw: dict | None = None, **env_kw) -> dict:
+    """Run one episode of `policy` (options `policy_kw`) on `task[:variant]` with env and policy seeded by `seed`;
+    return how it went. `render=False` skips drawing the BEV (none of these policies looks at it), which makes
+    statistics faster."""
     from vlsafe.envs import make_task
     name, _, variant = task.partition(':')
     env = make_task(name, **({'variant': variant} if variant else {}), **env_kw)
     env.unwrapped.render_bev = render
-    pol = make_policy(policy, env, seed=seed)
+    pol = make_policy(policy, env, seed=seed, **(policy_kw or {}))
     obs, info = env.reset(seed=seed); pol.reset(seed=seed)
     ret = cost = 0.0; steps = ool = cost_steps = 0
     while True:
@@ -308,7 +310,8 @@ def episode_stats(task: str, policy: str = 'expert', seed: int = 0, render: bool
         ret += r; cost += info['cost']; steps += 1; ool += info['out_of_lane']; cost_steps += info['cost'] > 0
         if term or trunc: break
     end = 'collision' if info['collision'] else 'arrived' if info['arrived'] else 'off_route' if term else 'timeout'
-    return dict(task=task, policy=policy, seed=seed, steps=steps, ret=ret, cost=cost, end=end,
+    success = end == 'arrived' if env.unwrapped.route.destination else end == 'timeout'   # open route: no failure
+    return dict(task=task, policy=policy, seed=seed, steps=steps, ret=ret, cost=cost, end=end, success=success,
                 arrived=bool(info['arrived']), collision=bool(info['collision']), out_of_lane_share=ool / steps,
                 cost_steps=int(cost_steps),
                 speed=info['travel_distance'] / (steps * env.unwrapped.dt), waypoints=info['waypoints_completed'])
@@ -332,7 +335,8 @@ def policy_quality(tasks=QUALITY_TASKS, policies=('expert',), episodes: int = 50
         rows = [_stats_job(j) for j in tqdm(jobs, disable=not progress, desc='episodes')]
     df = pd.DataFrame(rows)
     g = df.groupby(['task', 'policy'], sort=False)
-    tab = pd.DataFrame({'episodes': g.size(), 'arrive_rate': g.arrived.mean(), 'collision_rate': g.collision.mean(),
+    tab = pd.DataFrame({'episodes': g.size(), 'arrive_rate': g.arrived.mean(), 'success_rate': g.success.mean(),
+                        'collision_rate': g.collision.mean(),
                         'off_route_rate': g.end.apply(lambda e: (e == 'off_route').mean()),
                         'timeout_rate': g.end.apply(lambda e: (e == 'timeout').mean()),
                         'out_of_lane_steps': g.out_of_lane_share.mean(),
@@ -340,3 +344,33 @@ def policy_quality(tasks=QUALITY_TASKS, policies=('expert',), episodes: int = 50
                         'return': g.ret.mean(), 'cost': g.cost.mean(),
                         'avg_speed': g.speed.mean(), 'steps': g.steps.mean()}).round(3)
     return tab, df
+
+# %% ../nbs/02a_experts.ipynb #s002a
+DATA_BARS = {'collision': 0.15, 'cost_steps': 0.05, 'expert_success': 0.9}
+# the paper's turn tasks (CarDreamer's `simple` variant): no traffic crosses the ego's path and every method of Table I
+# has collision rate 0 there; the cost is lane keeping alone, so no mix can reach the collision share
+BAR_WAIVERS = {'left_turn:simple': ('collision',), 'right_turn:simple': ('collision',)}
+
+def _by_policy(tab):
+    return (tab.reset_index() if 'policy' not in tab.columns else tab).set_index('policy')
+
+def mixture_shares(tab, mix: dict) -> dict:
+    """Expected collision-episode share, cost>0 step share and mean length of a dataset drawn with `mix` from `tab`
+    (one task's rows of `policy_quality`'s table, or that table read back from its CSV)."""
+    import pandas as pd
+    w = pd.Series(mix, dtype=float); w = w[w > 0]; t = _by_policy(tab).loc[w.index]
+    steps = w * t.steps                                          # expected steps per dataset episode, by policy
+    return dict(collision=float((w * t.collision_rate).sum()), cost_steps=float((steps * t.cost_step_share).sum() / steps.sum()),
+                length=float(steps.sum()))
+
+def data_bars(tab, mix: dict, task: str) -> dict:
+    """Each data bar for a dataset of `task` ('left_turn:medium'; no variant means `simple`) drawn with `mix` from
+    the per-policy table `tab`: {bar: dict(value, bar, met, waived)}. A bar is passed when it is met or waived. The
+    expert bar reads `success_rate` (arrive, or no failure on an open route), or `arrive_rate` in tables without it."""
+    name, _, variant = task.partition(':')
+    m = mixture_shares(tab, mix)
+    ex = _by_policy(tab).loc['expert']
+    vals = dict(collision=m['collision'], cost_steps=m['cost_steps'],
+                expert_success=float(ex['success_rate'] if 'success_rate' in ex.index else ex['arrive_rate']))
+    waived = BAR_WAIVERS.get(f"{name}:{variant or 'simple'}", ())
+    return {k: dict(value=v, bar=DATA_BARS[k], met=v >= DATA_BARS[k], waived=k in waived) for k, v in vals.items()}

@@ -54,6 +54,8 @@ def budget_curve(profile: str, task: str, method: str, seed: int, steps: int, re
     policy = ((lambda n: load_baseline_policy(agent_id, store, cfg.run.device, snapshot=n)) if offline else
               (lambda n: load_policy(agent_id, store, cfg.run.device, snapshot=n)))
     log = pd.DataFrame(columns=['step']) if offline else pd.read_csv(store.path('agent', agent_id) / 'metrics.csv')
+    if not offline:      # the training log travels with the curve: the weight diagnostics are read from it
+        with atomic_path(out / 'train_log.csv') as tmp: log.to_csv(tmp, index=False)
     prior = json.loads((out / 'curve.json').read_text()) if (out / 'curve.json').exists() else {}
     if prior.get('artifacts', {}).get('agent') != agent_id: prior = {}      # another agent's curve: start afresh
     # resume: the rows this agent has driven (each row names its agent; a finished curve's rows, its curve.json)

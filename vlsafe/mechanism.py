@@ -15,8 +15,8 @@ from .figures import styled, _save
 from .tables import _tex
 
 # %% auto #0
-__all__ = ['MOVED', 'QUESTIONS', 'DELTAS', 'row_runs', 'mechanism_table', 'to_markdown', 'to_latex', 'plot_mechanism',
-           'aggregate_mechanism']
+__all__ = ['MOVED', 'QUESTIONS', 'DELTAS', 'WEIGHT_COLS', 'row_runs', 'mechanism_table', 'attach_train_logs', 'weight_table',
+           'to_markdown', 'to_latex', 'plot_mechanism', 'aggregate_mechanism']
 
 # %% ../nbs/08e_mechanism.ipynb #m005
 MOVED = ('--set agent.adv_norm=state_std --set agent.lookahead=mode --set agent.bc_latent=sample '
@@ -100,6 +100,36 @@ def mechanism_table(profile: str = 'small', task: str = 'four_lane', results='re
                             per_seed_b='; '.join(f'{s}: {v:.3g}' for s, v in per_b.items())))
     return pd.DataFrame(out)
 
+# %% ../nbs/08e_mechanism.ipynb #m011b
+WEIGHT_COLS = ('w_ess', 'w_p_corr', 'low_p_share', 'low_p_mass', 'adv_c_q05', 'adv_c_q95', 'adv_r_q05', 'adv_r_q95')
+
+def attach_train_logs(profile: str, task: str, results='results', store=None) -> int:
+    "Copy each curve's agent training log from the store into its folder (`train_log.csv`) where missing; how many."
+    from vlsafe.store import Store
+    store, n = store or Store(), 0
+    for meta in sorted((Path(results) / 'agent_budget' / profile / task).glob('*/seed*/curve.json')):
+        dst, agent = meta.parent / 'train_log.csv', json.loads(meta.read_text())['artifacts'].get('agent')
+        src = store.path('agent', agent) / 'metrics.csv' if agent and store.exists('agent', agent) else None
+        if dst.exists() or src is None or not src.exists(): continue
+        with atomic_path(dst) as tmp: Path(tmp).write_bytes(src.read_bytes())
+        n += 1
+    return n
+
+def weight_table(profile: str, task: str, rows, step: int, results='results', last: int = 100) -> pd.DataFrame:
+    "Per row and seed: the weight diagnostics over the training log's updates in (step − last, step], and KL(π‖π_b)."
+    out = []
+    for row in rows:
+        for d in sorted((Path(results) / 'agent_budget' / profile / task / row).glob('seed*')):
+            f = d / 'train_log.csv'
+            if not f.exists(): continue
+            log = pd.read_csv(f)
+            x = log[(log['step'] > step - last) & (log['step'] <= step)]
+            curve = pd.read_csv(d / 'curve.csv').set_index('step') if (d / 'curve.csv').exists() else None
+            kl = float(curve.loc[step, 'kl_pi_b']) if curve is not None and step in curve.index and 'kl_pi_b' in curve else float('nan')
+            out.append(dict(row=row, seed=int(d.name[4:]), updates=step, kl_pi_b=kl,
+                            **{c: float(x[c].mean()) if c in x and len(x) else float('nan') for c in WEIGHT_COLS}))
+    return pd.DataFrame(out)
+
 # %% ../nbs/08e_mechanism.ipynb #m013
 def _fmt(v, sem=None, d=3) -> str:
     if v is None or (isinstance(v, float) and np.isnan(v)): return '—'
@@ -160,4 +190,8 @@ def aggregate_mechanism(profile: str = 'small', task: str = 'four_lane', results
     atomic_write_text(base.with_suffix('.md'), to_markdown(t))
     atomic_write_text(base.with_suffix('.tex'), to_latex(t))
     if (t['status'] == 'run').any(): plot_mechanism(t, Path(figures) / f'mechanism_{profile}.png')
+    rows = list(dict.fromkeys(r for q in QUESTIONS for r in (q[2], q[3])))
+    w = weight_table(profile, task, rows, 600, results)
+    if len(w):
+        with atomic_path(Path(results) / 'tables' / f'mechanism_{profile}_weights.csv') as tmp: w.to_csv(tmp, index=False)
     return t

@@ -82,12 +82,13 @@ def mechanism_table(profile: str = 'small', task: str = 'four_lane', results='re
         if not ea or not eb:
             out.append(dict(base, metric='', status=f'not run: {cmd} --profile {profile} --task {task} --seeds …')); continue
         common = sorted(set(ea) & set(eb))
-        kl_a = _mean_sem(la[s]['kl_pi_b'] for s in ea)[0] if all('kl_pi_b' in la[s] for s in ea) else float('nan')
-        kl_b = _mean_sem(lb[s]['kl_pi_b'] for s in eb)[0] if all('kl_pi_b' in lb[s] for s in eb) else float('nan')
+        kl = lambda l: _mean_sem(l[s]['kl_pi_b'] for s in common)[0] if common and all('kl_pi_b' in l[s] for s in common) else float('nan')
+        kl_a, kl_b = kl(la), kl(lb)        # on the seeds both rows drove
         for col, name in DELTAS:
             c = compare_rows(ea, eb, col, wa, wb, n_boot=n_boot)
-            per_a = {s: float(e[col].mean()) for s, e in sorted(ea.items())}
-            per_b = {s: float(e[col].mean()) for s, e in sorted(eb.items())}
+            used = (lambda e: {s: e[s] for s in common}) if c['paired_seeds'] else (lambda e: e)   # the seeds compared
+            per_a = {s: float(e[col].mean()) for s, e in sorted(used(ea).items())}
+            per_b = {s: float(e[col].mean()) for s, e in sorted(used(eb).items())}
             (ma, sa), (mb, sb) = _mean_sem(per_a.values()), _mean_sem(per_b.values())
             out.append(dict(base, metric=col, status='run', a_mean=ma, a_sem=sa, b_mean=mb, b_sem=sb,
                             diff=c['diff'], ci_low=c['ci_low'], ci_high=c['ci_high'],

@@ -164,22 +164,23 @@ def to_latex(t: pd.DataFrame) -> str:
 def plot_mechanism(t: pd.DataFrame, path) -> Path:
     "Each run question's difference with its interval, per metric, and each row's KL(π‖π_b); PNG and PDF."
     run = t[t['status'] == 'run']
-    qs = list(dict.fromkeys(_question(r) for _, r in run.iterrows()))
+    label = lambda r: f"{_question(r)} ({r['seeds']} seeds)"
+    qs = list(dict.fromkeys(label(r) for _, r in run.iterrows()))
     fig, axes = plt.subplots(1, len(DELTAS) + 1, figsize=(15, 0.55 * len(qs) + 1.6), sharey=True, constrained_layout=True)
     y = {q: i for i, q in enumerate(qs)}
     for ax, (col, name) in zip(axes, DELTAS):
         s = run[run['metric'] == col]
         for _, r in s.iterrows():
-            i = y[_question(r)]
+            i = y[label(r)]
             ax.errorbar(r['diff'], i, xerr=[[r['diff'] - r['ci_low']], [r['ci_high'] - r['diff']]], fmt='o',
                         color='C3' if r['excludes_0'] else 'C0', capsize=3)
         ax.axvline(0, color='k', lw=0.8); ax.set_xlabel(f'Δ {name} (a − b, per episode)'); ax.grid(alpha=0.3)
     s = run[run['metric'] == 'return']
     for _, r in s.iterrows():
-        i = y[_question(r)]
-        axes[-1].plot([r['kl_a_pi_b']], [i + 0.12], 'o', color='C2', label='a' if i == 0 else None)
-        axes[-1].plot([r['kl_b_pi_b']], [i - 0.12], 's', color='C1', label='b' if i == 0 else None)
-    axes[-1].set_xlabel('KL(π‖π_b) on held-out states (nats)'); axes[-1].grid(alpha=0.3); axes[-1].legend(loc='lower right')
+        i = y[label(r)]
+        axes[-1].plot([r['kl_a_pi_b']], [i - 0.12], 'o', color='C2')
+        axes[-1].plot([r['kl_b_pi_b']], [i + 0.12], 's', color='C1')
+    axes[-1].set_xlabel('KL(π‖π_b), held-out states (nats; ● a, ■ b)'); axes[-1].grid(alpha=0.3)
     axes[0].set_yticks(range(len(qs)), qs); axes[0].invert_yaxis()
     return _save(fig, Path(path), dpi=150)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
 from .store import atomic_path, atomic_write_text
-from .stats import compare_rows
+from .stats import compare_rows, stalled_share
 from .methods import paper_name
 from .figures import styled, _save
 from .tables import _tex
@@ -64,14 +64,10 @@ def _actor_kl(profile: str, task: str, a: str, b: str, step: int, results) -> fl
     return float(x.drop_duplicates('seed')['kl'].mean()) if len(x) else float('nan')
 
 def _identical(ea: dict, eb: dict) -> float:
-    "Share of (seed, scenario) pairs on which the two rows drove the same episode (length, return and cost)."
-    keys, same, n = ['seed', 'steps', 'return', 'cost'], 0, 0
-    for s in set(ea) & set(eb):
-        m = ea[s][keys].merge(eb[s][keys], on='seed', suffixes=('_a', '_b'))
-        ok = np.ones(len(m), bool)
-        for k in keys[1:]: ok &= np.isclose(m[f'{k}_a'], m[f'{k}_b'], rtol=0, atol=1e-9)
-        same, n = same + ok.sum(), n + len(m)
-    return same / n if n else float('nan')
+    "Share of (seed, scenario) pairs on which the two rows drove the same episode (`stalled_share`'s test of sameness)."
+    common = sorted(set(ea) & set(eb))
+    n = [len(ea[s].merge(eb[s][['seed']], on='seed')) for s in common]
+    return float(np.average([stalled_share(ea[s], eb[s]) for s in common], weights=n)) if sum(n) else float('nan')
 
 def mechanism_table(profile: str = 'small', task: str = 'four_lane', results='results', n_boot: int = 2000) -> pd.DataFrame:
     "Every question of `QUESTIONS` on the committed curves: one line per question and metric (see above)."

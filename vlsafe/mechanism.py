@@ -13,6 +13,8 @@ from .stats import compare_rows, stalled_share
 from .methods import paper_name
 from .figures import styled, _save
 from .tables import _tex
+from .evaluate import _sem
+from .budget import snapshot_runs
 
 # %% auto #0
 __all__ = ['MOVED', 'QUESTIONS', 'DELTAS', 'WEIGHT_COLS', 'row_runs', 'mechanism_table', 'attach_train_logs', 'weight_table',
@@ -39,19 +41,18 @@ DELTAS = (('return', 'return'), ('cost', 'cost'), ('collided', 'collision rate')
 def row_runs(profile: str, task: str, row: str, step: int, results='results') -> tuple[dict, dict, dict]:
     """`row`'s snapshot after `step` updates, per seed: ({seed: episodes}, {seed: world model id}, {seed: curve line}),
     from results/agent_budget/<profile>/<task>/<row>/seed<k>/."""
-    eps, wms, lines = {}, {}, {}
-    for d in sorted((Path(results) / 'agent_budget' / profile / task / row).glob('seed*')):
-        f, meta = d / 'episodes' / f'step{step}.csv', d / 'curve.json'
-        if not (f.exists() and meta.exists()): continue
-        m, s = json.loads(meta.read_text()), int(d.name[4:])
-        curve = pd.read_csv(d / 'curve.csv').set_index('step')
-        if step not in curve.index: continue
-        eps[s], wms[s], lines[s] = pd.read_csv(f), m['artifacts'].get('world_model'), curve.loc[step].to_dict()
+    root, wms, lines = Path(results) / 'agent_budget' / profile / task / row, {}, {}
+    eps = snapshot_runs(profile, task, row, results).get(step, {})
+    for s in list(eps):
+        curve = pd.read_csv(root / f'seed{s}' / 'curve.csv').set_index('step')
+        if step not in curve.index: del eps[s]; continue
+        wms[s] = json.loads((root / f'seed{s}' / 'curve.json').read_text())['artifacts'].get('world_model')
+        lines[s] = curve.loc[step].to_dict()
     return eps, wms, lines
 
 def _mean_sem(x) -> tuple[float, float]:
     x = np.asarray(list(x), float)
-    return float(x.mean()), float(x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float('nan')
+    return float(x.mean()), _sem(x)
 
 # %% ../nbs/08e_mechanism.ipynb #m009
 def _actor_kl(profile: str, task: str, a: str, b: str, step: int, results) -> float:

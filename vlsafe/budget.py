@@ -122,12 +122,13 @@ def choose_budget(table: pd.DataFrame, gap: float, tol: float = 0.05) -> dict[st
     return out
 
 # %% ../nbs/08d_budget.ipynb #b008b
-def snapshot_runs(profile: str, task: str, row: str, results='results') -> dict[int, dict[int, pd.DataFrame]]:
-    "{snapshot: {seed: episodes}} of every finished curve of `row` (a method, or `method@variant`)."
+def snapshot_runs(profile: str, task: str, row: str, results='results', steps=None) -> dict[int, dict[int, pd.DataFrame]]:
+    "{snapshot: {seed: episodes}} of every finished curve of `row` (a method, or `method@variant`); only `steps` if given."
     out: dict[int, dict[int, pd.DataFrame]] = {}
     for d in sorted((Path(results) / 'agent_budget' / profile / task / row).glob('seed*')):
         if not (d / 'curve.json').exists(): continue
-        for f in (d / 'episodes').glob('step*.csv'): out.setdefault(int(f.stem[4:]), {})[int(d.name[4:])] = pd.read_csv(f)
+        for f in (d / 'episodes').glob('step*.csv'):
+            if steps is None or int(f.stem[4:]) in steps: out.setdefault(int(f.stem[4:]), {})[int(d.name[4:])] = pd.read_csv(f)
     return dict(sorted(out.items()))
 
 def choose_budget_ci(profile: str, task: str, methods, results='results', n_boot: int = 2000) -> pd.DataFrame:

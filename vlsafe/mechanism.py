@@ -42,7 +42,7 @@ def row_runs(profile: str, task: str, row: str, step: int, results='results') ->
     """`row`'s snapshot after `step` updates, per seed: ({seed: episodes}, {seed: world model id}, {seed: curve line}),
     from results/agent_budget/<profile>/<task>/<row>/seed<k>/."""
     root, wms, lines = Path(results) / 'agent_budget' / profile / task / row, {}, {}
-    eps = snapshot_runs(profile, task, row, results).get(step, {})
+    eps = snapshot_runs(profile, task, row, results, steps=[step]).get(step, {})
     for s in list(eps):
         curve = pd.read_csv(root / f'seed{s}' / 'curve.csv').set_index('step')
         if step not in curve.index: del eps[s]; continue
@@ -67,8 +67,9 @@ def _actor_kl(profile: str, task: str, a: str, b: str, step: int, results) -> fl
 def _identical(ea: dict, eb: dict) -> float:
     "Share of (seed, scenario) pairs on which the two rows drove the same episode (`stalled_share`'s test of sameness)."
     common = sorted(set(ea) & set(eb))
-    n = [len(ea[s].merge(eb[s][['seed']], on='seed')) for s in common]
-    return float(np.average([stalled_share(ea[s], eb[s]) for s in common], weights=n)) if sum(n) else float('nan')
+    if not common: return float('nan')
+    pool = lambda e: pd.concat([e[s].assign(seed=e[s]['seed'].astype(str) + f'/{s}') for s in common])   # (seed, scenario) keys
+    return stalled_share(pool(ea), pool(eb))
 
 def mechanism_table(profile: str = 'small', task: str = 'four_lane', results='results', n_boot: int = 2000) -> pd.DataFrame:
     "Every question of `QUESTIONS` on the committed curves: one line per question and metric (see above)."
